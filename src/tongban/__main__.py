@@ -1,0 +1,5 @@
+import sys
+
+from tongban.cli import main
+
+sys.exit(main())

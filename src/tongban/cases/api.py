@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Header, Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from tongban.core import clock
+from tongban.core.calendar import Calendar
+from tongban.core.errors import InvalidInput, NotFound
+from tongban.core.schemas import error_responses
+from tongban.identity.auth import request_actor
+
+from . import presenters
+from .models import Application, CaseStatus
+from .schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    CaseOut,
+    MaterialIn,
+    QueueEntryOut,
+    ResubmissionIn,
+    StaffCaseOut,
+    TransitionIn,
+)
+from .selectors import case_for_staff, cases_for_applicant, cases_for_staff
+from .services import UploadedMaterial, application_submit, case_resubmit, case_reveal_personal_data, case_transition
+
+applications_router = Router(tags=["applications"])
+cases_router = Router(tags=["cases"])
+
+
+def _decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
+    uploads = []
+    for material in materials:
+        try:
+            content = base64.b64decode(material.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(
+                "material_encoding", f"材料 {material.material_code} 的 content_base64 不是有效的 base64",
+                fields={material.material_code: "base64 无效"},
+            ) from None
+        uploads.append(UploadedMaterial(material.material_code, material.filename, content))
+    return uploads
+
+
+def _applicant_case(case: Any, calendar: Calendar) -> dict[str, Any]:
+    return {
+        **presenters.case_summary(case, calendar, clock.today()),
+        "form": case.application.form_data,
+        "materials": presenters.materials(case),
+        "timeline": presenters.timeline(case),
+    }
+
+
+def _application_out(application: Application) -> dict[str, Any]:
+    calendar = Calendar.load()
+    cases = cases_for_applicant(user=application.applicant).filter(application=application)
+    return {
+        "id": application.id,
+        "submitted_at": application.submitted_at,
+        "cases": [_applicant_case(case, calendar) for case in cases],
+    }
+
+
+@applications_router.post(
+    "", response={201: ApplicationOut, 200: ApplicationOut, **error_responses(400, 401, 403, 404, 409, 422)}
+)
+def application_create(
+    request: HttpRequest, payload: ApplicationIn, idempotency_key: str | None = Header(default=None, alias="Idempotency-Key")
+) -> tuple[int, dict[str, Any]]:
+    """提交申请。带 Idempotency-Key 时，重试同一申请返回首次结果 (200)，不会重复立案。"""
+    result = application_submit(
+        actor=request_actor(request),
+        item_code=payload.item_code,
+        form_data=payload.form,
+        materials=_decode(payload.materials),
+        idempotency_key=idempotency_key,
+        enterprise_uscc=payload.enterprise_uscc,
+    )
+    return (201 if result.created else 200), _application_out(result.application)
+
+
+@applications_router.get("", response={200: list[CaseOut], **error_responses(401)})
+@paginate(LimitOffsetPagination)
+def application_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """我的办件。"""
+    calendar = Calendar.load()
+    today = clock.today()
+    return [presenters.case_summary(case, calendar, today) for case in cases_for_applicant(user=request.auth)]
+
+
+@applications_router.get("/{application_id}", response={200: ApplicationOut, **error_responses(401, 404)})
+def application_detail(request: HttpRequest, application_id: UUID) -> dict[str, Any]:
+    """申请详情与办理进度（仅申请人本人可见）。"""
+    application = Application.objects.filter(pk=application_id, applicant=request.auth).first()
+    if application is None:
+        raise NotFound("application_not_found", "申请不存在")
+    return _application_out(application)
+
+
+@applications_router.post(
+    "/{application_id}/cases/{case_id}/resubmission",
+    response={200: ApplicationOut, **error_responses(401, 404, 409, 422)},
+)
+def application_resubmit(request: HttpRequest, application_id: UUID, case_id: UUID, payload: ResubmissionIn) -> dict[str, Any]:
+    """补正：按一次性告知的内容修改申请表并补交材料。"""
+    case = case_resubmit(
+        actor=request_actor(request), case_id=case_id, form_data=payload.form, materials=_decode(payload.materials)
+    )
+    if case.application_id != application_id:
+        raise NotFound("application_not_found", "申请不存在")
+    return _application_out(case.application)
+
+
+class QueueFilters(Schema):
+    status: CaseStatus | None = None
+    colour: str | None = None
+    q: str | None = None
+
+
+def _staff(request: HttpRequest) -> Any:
+    actor = request_actor(request)
+    if actor.staff is None:
+        raise NotFound("case_not_found", "办件不存在")
+    return actor
+
+
+@cases_router.get("", response={200: list[QueueEntryOut], **error_responses(401, 403, 422)})
+@paginate(LimitOffsetPagination)
+def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[str, Any]]:
+    """工作台待办：本部门、本辖区的办件（个人信息脱敏）。"""
+    actor = request_actor(request)
+    if actor.staff is None:
+        from tongban.core.errors import PermissionDenied
+
+        raise PermissionDenied("staff_required", "仅工作人员可查看办件队列")
+    cases = cases_for_staff(staff=actor.staff)
+    if filters.status:
+        cases = cases.filter(status=filters.status)
+    if filters.q:
+        cases = cases.filter(case_number__icontains=filters.q)
+    calendar = Calendar.load()
+    today = clock.today()
+    rows = [{**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)} for case in cases]
+    if filters.colour:
+        rows = [row for row in rows if row["deadline_colour"] == filters.colour]
+    return rows
+
+
+def _staff_case(case: Any, actor: Any) -> dict[str, Any]:
+    application = case.application
+    return {
+        **presenters.case_summary(case, Calendar.load(), clock.today()),
+        "applicant_name": application.applicant_name,
+        "applicant_id_number": application.applicant_id_number,
+        "applicant_phone": application.applicant_phone,
+        "form": application.form_data,
+        "materials": presenters.materials(case),
+        "timeline": presenters.timeline(case),
+        "allowed_actions": presenters.allowed_actions(case, actor.staff),
+    }
+
+
+@cases_router.get("/{case_id}", response={200: StaffCaseOut, **error_responses(401, 404)})
+def case_detail(request: HttpRequest, case_id: UUID) -> dict[str, Any]:
+    """办件详情（明文个人信息，查看即记入审计日志）。"""
+    actor = _staff(request)
+    case = case_for_staff(staff=actor.staff, case_id=case_id)
+    case_reveal_personal_data(actor=actor, case=case)
+    return _staff_case(case, actor)
+
+
+@cases_router.post("/{case_id}/transitions", response={200: StaffCaseOut, **error_responses(400, 401, 403, 404, 409, 422)})
+def case_transition_create(request: HttpRequest, case_id: UUID, payload: TransitionIn) -> dict[str, Any]:
+    """办理操作：受理、不予受理、要求补正、开始审查、准予、不予许可、办结。"""
+    actor = request_actor(request)
+    case = case_transition(
+        actor=actor, case_id=case_id, action=payload.action, comment=payload.comment,
+        expected_version=payload.expected_version,
+    )
+    return _staff_case(case_for_staff(staff=actor.staff, case_id=case.pk), actor)

@@ -1,0 +1,75 @@
+"""Turn cases into plain dicts for the API and templates (masked unless told otherwise)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django_fsm import can_proceed
+
+from tongban.core.calendar import Calendar
+from tongban.core.masking import mask
+from tongban.identity.models import StaffMember
+
+from .deadlines import deadline_colour
+from .models import Case, CaseStatus
+from .services import ACTION_LABELS, ACTION_ROLES
+
+
+def case_summary(case: Case, calendar: Calendar, today: date) -> dict[str, Any]:
+    return {
+        "id": case.pk,
+        "case_number": case.case_number,
+        "item_code": case.item.implementation_code,
+        "item_name": case.item_version.name,
+        "item_version": case.item_version.number,
+        "department": case.department.name,
+        "status": case.status,
+        "status_label": CaseStatus(case.status).label,
+        "submitted_at": case.submitted_at,
+        "accepted_on": case.accepted_on,
+        "committed_deadline": case.committed_deadline,
+        "legal_deadline": case.legal_deadline,
+        "deadline_is_estimated": case.deadline_is_estimated,
+        "deadline_colour": deadline_colour(case, calendar, today).value,
+        "completed_at": case.completed_at,
+        "correction_note": case.correction_note,
+        "version": case.version,
+    }
+
+
+def masked_applicant(case: Case) -> dict[str, str]:
+    application = case.application
+    kind = "uscc" if application.enterprise_id else "id_number"
+    return {
+        "applicant_name": application.applicant_name if application.enterprise_id else mask(application.applicant_name, "name"),
+        "applicant_id_number": mask(application.applicant_id_number, kind),
+    }
+
+
+def timeline(case: Case) -> list[dict[str, Any]]:
+    return [
+        {
+            "action": step.action,
+            "label": ACTION_LABELS.get(step.action, step.action),
+            "to_status": step.to_status,
+            "actor_role": step.actor_role,
+            "comment": step.comment,
+            "occurred_at": step.occurred_at,
+        }
+        for step in case.transitions.order_by("occurred_at", "id")
+    ]
+
+
+def materials(case: Case) -> list[dict[str, Any]]:
+    return list(
+        case.application.materials.values("id", "material_code", "material_name", "content_type", "size", "sha256", "sm3")
+    )
+
+
+def allowed_actions(case: Case, staff: StaffMember) -> list[str]:
+    return [
+        action
+        for action, roles in ACTION_ROLES.items()
+        if roles & set(staff.roles) and can_proceed(getattr(case, action))
+    ]

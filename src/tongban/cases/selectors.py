@@ -1,0 +1,53 @@
+"""Case reads, always scoped: staff to their department and region subtree, applicants to
+their own applications. Anything outside the scope is 'not found' (404), never 'forbidden'."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from tongban.core.errors import NotFound
+from tongban.identity.models import StaffMember
+
+from .models import Case
+
+
+def _uuid(value: Any) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise NotFound("case_not_found", "办件不存在") from None
+
+
+def cases_for_staff(*, staff: StaffMember) -> QuerySet[Case]:
+    return (
+        Case.objects.filter(department_id=staff.department_id, division_code__startswith=staff.scope.subtree_prefix)
+        .select_related("item", "item_version", "application", "department")
+    )
+
+
+def case_for_staff(*, staff: StaffMember, case_id: Any, lock: bool = False) -> Case:
+    cases = cases_for_staff(staff=staff)
+    if lock:
+        cases = cases.select_for_update(of=("self",))
+    case = cases.filter(pk=_uuid(case_id)).first()
+    if case is None:
+        raise NotFound("case_not_found", "办件不存在")
+    return case
+
+
+def cases_for_applicant(*, user: Any) -> QuerySet[Case]:
+    return Case.objects.filter(application__applicant=user).select_related("item", "item_version", "application", "department")
+
+
+def case_for_applicant(*, user: Any, case_id: Any) -> Case:
+    case = cases_for_applicant(user=user).filter(pk=_uuid(case_id)).first()
+    if case is None:
+        raise NotFound("case_not_found", "办件不存在")
+    return case
+
+
+def case_history(*, case: Case) -> QuerySet[Any]:
+    return case.transitions.order_by("occurred_at", "id")

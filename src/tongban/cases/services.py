@@ -1,0 +1,331 @@
+"""Case writes: submission (idempotent), transitions, resubmission, unmasked views.
+
+Every function here is one transaction: it either does all its writes (case, history, audit)
+or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import filetype
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django_fsm import can_proceed
+
+from tongban.catalog.formschema import validate_form_data
+from tongban.catalog.models import ServiceItem
+from tongban.catalog.selectors import item_get
+from tongban.core import clock, events
+from tongban.core.audit import Outcome, audit_record_append
+from tongban.core.calendar import Calendar
+from tongban.core.crypto import sha256_hex, sm3_hex
+from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.identity.models import EnterpriseAgent, StaffRole
+from tongban.identity.selectors import Actor
+
+from .events import CaseStatusChanged, CaseSubmitted
+from .models import Application, Case, CaseStatus, CaseTransition, MaterialSubmission
+from .selectors import case_for_staff
+
+# Which staff role may take which action.
+ACTION_ROLES: dict[str, set[str]] = {
+    "accept": {StaffRole.INTAKE},
+    "reject": {StaffRole.INTAKE},
+    "request_correction": {StaffRole.INTAKE},
+    "start_review": {StaffRole.REVIEW},
+    "approve": {StaffRole.DECISION},
+    "deny": {StaffRole.DECISION},
+    "complete": {StaffRole.DECISION, StaffRole.INTAKE},
+}
+ACTION_LABELS = {
+    "accept": "受理",
+    "reject": "不予受理",
+    "request_correction": "要求补正",
+    "resubmit": "补正提交",
+    "start_review": "开始审查",
+    "approve": "准予许可",
+    "deny": "不予许可",
+    "complete": "办结",
+    "submit": "提交申请",
+}
+COMMENT_REQUIRED = {"reject", "request_correction", "deny"}
+
+
+@dataclass(frozen=True)
+class UploadedMaterial:
+    material_code: str
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    application: Application
+    case: Case
+    created: bool  # False when an idempotent retry returned the earlier submission
+
+
+def _check_material(upload: UploadedMaterial, allowed_codes: dict[str, str]) -> str:
+    """Return the sniffed content type or raise with a per-material message."""
+    if upload.material_code not in allowed_codes:
+        raise InvalidInput("material_unknown", f"本事项没有编码为 {upload.material_code} 的材料")
+    name = allowed_codes[upload.material_code]
+    limit = settings.TONGBAN["MATERIAL_MAX_BYTES"]
+    if not upload.content:
+        raise InvalidInput("material_empty", f"“{name}”文件为空", fields={upload.material_code: "文件为空"})
+    if len(upload.content) > limit:
+        message = f"文件超过大小上限 {limit // 1024} KB"
+        raise InvalidInput("material_too_large", f"“{name}”{message}", fields={upload.material_code: message})
+    kind = filetype.guess(upload.content)
+    if kind is None or kind.mime not in settings.TONGBAN["MATERIAL_TYPES"]:
+        message = "文件类型不支持（仅接受 PDF、JPEG、PNG，按文件内容判断）"
+        raise InvalidInput("material_type_not_allowed", f"“{name}”{message}", fields={upload.material_code: message})
+    return str(kind.mime)
+
+
+def _check_materials(version_materials: list[dict[str, Any]], uploads: list[UploadedMaterial], *, require_mandatory: bool) -> list[str]:
+    allowed = {m["code"]: m["name"] for m in version_materials}
+    types = [_check_material(upload, allowed) for upload in uploads]
+    if require_mandatory:
+        provided = {upload.material_code for upload in uploads}
+        missing = {m["code"]: "必要材料，请上传" for m in version_materials if m["is_mandatory"] and m["code"] not in provided}
+        if missing:
+            names = "、".join(allowed[code] for code in missing)
+            raise InvalidInput("material_missing", f"缺少必要材料：{names}", fields=missing)
+    return types
+
+
+def _store_materials(application: Application, uploads: list[UploadedMaterial], types: list[str], names: dict[str, str]) -> None:
+    now = clock.now()
+    for upload, content_type in zip(uploads, types, strict=True):
+        sha = sha256_hex(upload.content)
+        submission = MaterialSubmission(
+            application=application,
+            material_code=upload.material_code,
+            material_name=names[upload.material_code],
+            original_name=upload.filename[:200] or "material",
+            content_type=content_type,
+            size=len(upload.content),
+            sha256=sha,
+            sm3=sm3_hex(upload.content),
+            uploaded_at=now,
+        )
+        extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}[content_type]
+        submission.file.save(f"{sha}.{extension}", ContentFile(upload.content), save=False)
+        submission.save()
+
+
+def _fingerprint(item_code: str, form_data: dict[str, Any], uploads: list[UploadedMaterial], enterprise: str | None) -> str:
+    body = {
+        "item": item_code,
+        "form": form_data,
+        "materials": sorted((u.material_code, sha256_hex(u.content)) for u in uploads),
+        "enterprise": enterprise,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _case_number(item: ServiceItem) -> str:
+    """实施编码 + yyyyMMdd + 6-digit daily sequence (Guangdong's pattern, widened)."""
+    today = clock.today()
+    prefix = f"{item.implementation_code}{today:%Y%m%d}"
+    count = Case.objects.filter(case_number__startswith=prefix).count()
+    return f"{prefix}{count + 1:06d}"
+
+
+def _replay(actor: Actor, key: str, fingerprint: str) -> SubmissionResult | None:
+    existing = Application.objects.filter(applicant=actor.user, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise Conflict("idempotency_key_reused", "该幂等键已用于另一份不同的申请，请使用新的 Idempotency-Key")
+    return SubmissionResult(existing, existing.cases.get(), created=False)
+
+
+def application_submit(
+    *,
+    actor: Actor,
+    item_code: str,
+    form_data: dict[str, Any],
+    materials: list[UploadedMaterial],
+    idempotency_key: str | None = None,
+    enterprise_uscc: str | None = None,
+) -> SubmissionResult:
+    """申报: validate, then create the application, its case and materials in one transaction.
+
+    With an idempotency key, a retry of the same submission returns the first one; the same
+    key with different content is refused.
+    """
+    if actor.citizen is None:
+        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 100):
+        raise InvalidInput("idempotency_key_invalid", "Idempotency-Key 长度应为 1–100 个字符")
+    fingerprint = _fingerprint(item_code, form_data, materials, enterprise_uscc)
+    if idempotency_key and (replay := _replay(actor, idempotency_key, fingerprint)):
+        return replay
+    item = item_get(code=item_code)
+    version = item.current_version
+    assert version is not None  # item_get only returns published items
+    enterprise = None
+    if enterprise_uscc:
+        agent = EnterpriseAgent.objects.select_related("enterprise").filter(
+            citizen=actor.citizen, enterprise__uscc=enterprise_uscc, is_active=True
+        ).first()
+        if agent is None:
+            raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
+        enterprise = agent.enterprise
+    objects = item.service_objects or ["citizen"]
+    if (enterprise is None and "citizen" not in objects) or (enterprise is not None and "enterprise" not in objects):
+        raise InvalidInput("applicant_type_not_served", "本事项不面向此类申请人（请以" + ("企业" if enterprise is None else "个人") + "身份申请）")
+    cleaned = validate_form_data(version.form_schema, form_data)
+    types = _check_materials(version.materials, materials, require_mandatory=True)
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                return _create_submission(actor, item, cleaned, materials, types, idempotency_key, fingerprint, enterprise)
+        except IntegrityError:
+            # Either a concurrent retry with the same key won the race (answer with its result)
+            # or two submissions drew the same case number (draw again).
+            if idempotency_key and (replay := _replay(actor, idempotency_key, fingerprint)):
+                return replay
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _create_submission(
+    actor: Actor, item: ServiceItem, cleaned: dict[str, Any], materials: list[UploadedMaterial],
+    types: list[str], idempotency_key: str | None, fingerprint: str, enterprise: Any,
+) -> SubmissionResult:
+    citizen = actor.citizen
+    assert citizen is not None
+    version = item.current_version
+    assert version is not None
+    now = clock.now()
+    application = Application.objects.create(
+        applicant=actor.user,
+        applicant_name=enterprise.name if enterprise else citizen.real_name,
+        applicant_id_number=enterprise.uscc if enterprise else citizen.id_number,
+        applicant_phone=citizen.phone,
+        enterprise=enterprise,
+        form_data=cleaned,
+        submitted_at=now,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    _store_materials(application, materials, types, {m["code"]: m["name"] for m in version.materials})
+    case = Case.objects.create(
+        case_number=_case_number(item),
+        application=application,
+        item=item,
+        item_version=version,
+        department=item.department,
+        division_code=item.division_id,
+        submitted_at=now,
+    )
+    CaseTransition.objects.create(
+        case=case, action="submit", from_status="", to_status=case.status, actor=actor.user,
+        actor_role="applicant", occurred_at=now,
+    )
+    audit_record_append(actor=actor.label, action="case.submit", object_type="case", object_id=str(case.pk),
+                        detail={"item": item.implementation_code, "materials": len(materials)})
+    events.publish(CaseSubmitted(str(case.pk), item.implementation_code, item.department.code))
+    return SubmissionResult(application, case, created=True)
+
+
+def case_transition(*, actor: Actor, case_id: Any, action: str, comment: str = "", expected_version: int | None = None) -> Case:
+    """Move a case by one staff action. A refused action changes nothing and is audited."""
+    try:
+        with transaction.atomic():
+            if actor.staff is None:
+                raise NotFound("case_not_found", "办件不存在")
+            case = case_for_staff(staff=actor.staff, case_id=case_id, lock=True)
+            role = _check_transition(case, actor, action, comment, expected_version)
+            _apply(case, action, comment.strip(), actor, role)
+            return case
+    except DomainError as error:
+        audit_record_append(actor=actor.label, action=f"case.{action}"[:64], outcome=Outcome.DENIED,
+                            object_type="case", object_id=str(case_id)[:64], detail={"code": error.code})
+        raise
+
+
+def _check_transition(case: Case, actor: Actor, action: str, comment: str, expected_version: int | None) -> str:
+    """Return the role the actor acts in, or raise why the action is refused."""
+    assert actor.staff is not None
+    if action not in ACTION_ROLES:
+        raise InvalidInput("unknown_action", f"未知的操作：{action}")
+    roles = ACTION_ROLES[action] & set(actor.staff.roles)
+    if not roles:
+        needed = "、".join(StaffRole(r).label for r in ACTION_ROLES[action])
+        raise PermissionDenied("role_required", f"“{ACTION_LABELS[action]}”需要{needed}岗位权限")
+    if not can_proceed(getattr(case, action)):
+        raise Conflict(
+            "illegal_transition",
+            f"办件当前状态为“{case.get_status_display()}”，不能执行“{ACTION_LABELS[action]}”",
+        )
+    if expected_version is not None and expected_version != case.version:
+        raise Conflict("stale_case", "办件已被他人处理，请刷新后重试")
+    comment = comment.strip()
+    if action in COMMENT_REQUIRED and not comment:
+        raise InvalidInput("comment_required", f"“{ACTION_LABELS[action]}”须填写理由", fields={"comment": "请填写理由"})
+    if len(comment) > 2000:
+        raise InvalidInput("comment_too_long", "意见不能超过2000字", fields={"comment": "不能超过2000字"})
+    return sorted(roles)[0]
+
+
+def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> None:
+    from_status = case.status
+    getattr(case, action)()
+    now = clock.now()
+    if action == "accept":
+        calendar = Calendar.load()
+        case.accepted_on = clock.today()
+        committed = calendar.add_working_days(case.accepted_on, case.item_version.committed_limit_days)
+        legal = calendar.add_working_days(case.accepted_on, case.item_version.legal_limit_days)
+        case.committed_deadline, case.legal_deadline = committed.day, legal.day
+        case.deadline_is_estimated = committed.estimated or legal.estimated
+    elif action == "request_correction":
+        case.correction_note = comment
+    elif action == "complete":
+        case.completed_at = now
+    case.version += 1
+    case.save()
+    CaseTransition.objects.create(
+        case=case, action=action, from_status=from_status, to_status=case.status, actor=actor.user,
+        actor_role=role, comment=comment, occurred_at=now,
+    )
+    audit_record_append(actor=actor.label, action=f"case.{action}", object_type="case", object_id=str(case.pk),
+                        detail={"from": from_status, "to": case.status})
+    events.publish(CaseStatusChanged(str(case.pk), action, from_status, case.status))
+
+
+@transaction.atomic
+def case_resubmit(*, actor: Actor, case_id: Any, form_data: dict[str, Any], materials: list[UploadedMaterial]) -> Case:
+    """补正: the applicant answers a correction request once, with all changes together."""
+    case = (
+        Case.objects.select_for_update().select_related("item_version", "application")
+        .filter(pk=case_id, application__applicant=actor.user).first()
+        if actor.user is not None else None
+    )
+    if case is None:
+        raise NotFound("case_not_found", "办件不存在")
+    if not can_proceed(case.resubmit):
+        raise Conflict("illegal_transition", f"办件当前状态为“{case.get_status_display()}”，无需补正")
+    cleaned = validate_form_data(case.item_version.form_schema, form_data)
+    types = _check_materials(case.item_version.materials, materials, require_mandatory=False)
+    application = case.application
+    application.form_data = cleaned
+    application.save(update_fields=["form_data"])
+    _store_materials(application, materials, types, {m["code"]: m["name"] for m in case.item_version.materials})
+    _apply(case, "resubmit", "", actor, "applicant")
+    return case
+
+
+def case_reveal_personal_data(*, actor: Actor, case: Case) -> None:
+    """Record that a handler saw the unmasked applicant data of a case (查看明文)."""
+    audit_record_append(actor=actor.label, action="case.view_unmasked", object_type="case", object_id=str(case.pk))

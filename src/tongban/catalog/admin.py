@@ -1,0 +1,124 @@
+"""Back office for catalog administrators, scoped to their region.
+
+A staff member with the `admin` role sees and edits only items whose region lies inside their
+scope; saving publishes a new version (cases in flight keep theirs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tongban.core.admin import warn_missing_calendar
+from tongban.core.errors import DomainError
+from tongban.identity.models import StaffMember, StaffRole
+
+from .formschema import schema_check
+from .models import Material, ServiceItem, ServiceItemVersion
+from .services import item_publish
+
+
+def admin_scope_prefix(request: HttpRequest) -> str | None:
+    """Division-code prefix the user may administer; '' for everything; None for nothing."""
+    if request.user.is_superuser:
+        return ""
+    member = StaffMember.objects.select_related("scope").filter(user=request.user).first()
+    if member is None or not member.has_role(StaffRole.ADMIN):
+        return None
+    return member.scope.subtree_prefix
+
+
+class MaterialInline(admin.TabularInline):
+    model = Material
+    extra = 0
+    fields = ["order", "code", "name", "material_type", "is_mandatory", "replaceable_by_shared_data"]
+
+
+class ServiceItemForm(forms.ModelForm):
+    class Meta:
+        model = ServiceItem
+        fields = "__all__"
+
+    def clean_form_schema(self) -> dict[str, Any]:
+        schema = self.cleaned_data["form_schema"]
+        try:
+            schema_check(schema)
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+        return schema  # type: ignore[no-any-return]
+
+
+@admin.register(ServiceItem)
+class ServiceItemAdmin(admin.ModelAdmin):
+    form = ServiceItemForm
+    inlines = [MaterialInline]
+    list_display = ["name", "implementation_code", "department", "division", "committed_limit_days", "version_number"]
+    list_filter = ["item_type", "online_depth", "cross_province", "department"]
+    search_fields = ["name", "implementation_code", "catalog_code"]
+    readonly_fields = ["version_number"]
+
+    @admin.display(description="当前版本")
+    def version_number(self, obj: ServiceItem) -> str:
+        return f"v{obj.current_version.number}" if obj.current_version else "未发布"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceItem]:
+        items = super().get_queryset(request).select_related("department", "division", "current_version")
+        prefix = admin_scope_prefix(request)
+        if prefix is None:
+            return items.none()
+        return items.filter(division__code__startswith=prefix)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        prefix = admin_scope_prefix(request) or ""
+        if db_field.name == "department":
+            kwargs["queryset"] = db_field.related_model.objects.filter(division__code__startswith=prefix)
+        if db_field.name == "division":
+            # Out-of-scope regions are not offered, so the form itself refuses them.
+            kwargs["queryset"] = db_field.related_model.objects.filter(code__startswith=prefix).exclude(
+                level="township"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        try:
+            version = item_publish(item=form.instance, actor=f"staff:{request.user.pk}")
+        except DomainError as error:
+            messages.error(request, error.message)
+            return
+        messages.info(request, f"已发布版本 v{version.number}；进行中的办件仍按其提交时的版本办理。")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        warn_missing_calendar(request)
+        return super().changelist_view(request, extra_context)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_module_permission  # type: ignore[assignment]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # items are unpublished, never deleted: cases refer to their versions
+
+
+@admin.register(ServiceItemVersion)
+class ServiceItemVersionAdmin(admin.ModelAdmin):
+    list_display = ["item", "number", "published_at", "published_by"]
+    readonly_fields = [f.name for f in ServiceItemVersion._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Schema
+
+
+class MaterialOut(Schema):
+    code: str
+    name: str
+    material_type: str
+    is_mandatory: bool
+    replaceable_by_shared_data: bool
+
+
+class ItemSummaryOut(Schema):
+    implementation_code: str
+    catalog_code: str
+    name: str
+    item_type: str
+    department: str
+    division: str
+    committed_limit_days: int
+    legal_limit_days: int
+    online_depth: int
+    cross_province: bool
+    version: int
+
+    # Resolvers read the published version, so a list never shows unpublished edits.
+    @staticmethod
+    def resolve_name(item: Any) -> str:
+        return item.current_version.name if hasattr(item, "current_version") else item["name"]
+
+    @staticmethod
+    def resolve_item_type(item: Any) -> str:
+        return item.current_version.item_type if hasattr(item, "current_version") else item["item_type"]
+
+    @staticmethod
+    def resolve_department(item: Any) -> str:
+        return item.department.name if hasattr(item, "department") else item["department"]
+
+    @staticmethod
+    def resolve_division(item: Any) -> str:
+        return item.division_id if hasattr(item, "division_id") else item["division"]
+
+    @staticmethod
+    def resolve_committed_limit_days(item: Any) -> int:
+        return item.current_version.committed_limit_days if hasattr(item, "current_version") else item["committed_limit_days"]
+
+    @staticmethod
+    def resolve_legal_limit_days(item: Any) -> int:
+        return item.current_version.legal_limit_days if hasattr(item, "current_version") else item["legal_limit_days"]
+
+    @staticmethod
+    def resolve_online_depth(item: Any) -> int:
+        return item.current_version.online_depth if hasattr(item, "current_version") else item["online_depth"]
+
+    @staticmethod
+    def resolve_cross_province(item: Any) -> bool:
+        return item.current_version.cross_province if hasattr(item, "current_version") else item["cross_province"]
+
+    @staticmethod
+    def resolve_version(item: Any) -> int:
+        return item.current_version.number if hasattr(item, "current_version") else item["version"]
+
+
+class ItemOut(ItemSummaryOut):
+    legal_basis: str
+    conditions: str
+    fee: str
+    visits_required: int
+    service_objects: list[str]
+    themes: list[str]
+    consult_phone: str
+    handle_location: str
+    materials: list[MaterialOut]
+    form_schema: dict[str, Any]

@@ -1,0 +1,50 @@
+"""Catalog reads."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from tongban.core.errors import NotFound
+from tongban.core.models import Division
+
+from .models import ServiceItem
+
+
+def items_list(
+    *, region: str | None = None, q: str | None = None, theme: str | None = None, department: str | None = None
+) -> QuerySet[ServiceItem]:
+    """Published items; `region` limits to that division's subtree."""
+    items = ServiceItem.objects.filter(is_published=True, current_version__isnull=False).select_related(
+        "department", "division", "current_version"
+    )
+    if region:
+        division = Division.objects.filter(code=region).first()
+        if division is None:
+            raise NotFound("region_not_found", f"区划 {region} 不存在")
+        items = items.filter(division__code__startswith=division.subtree_prefix)
+    if q:
+        for word in q.split():
+            items = items.filter(Q(name__icontains=word) | Q(department__name__icontains=word) | Q(conditions__icontains=word))
+    if theme:
+        items = items.filter(themes__icontains=theme)
+    if department:
+        items = items.filter(department__code=department)
+    return items.order_by("division_id", "department__name", "name")
+
+
+def item_get(*, code: str) -> ServiceItem:
+    item = (
+        ServiceItem.objects.filter(implementation_code=code, is_published=True, current_version__isnull=False)
+        .select_related("department", "division", "current_version")
+        .first()
+    )
+    if item is None:
+        raise NotFound("item_not_found", f"事项 {code} 不存在或未发布")
+    return item
+
+
+def themes_all() -> list[str]:
+    themes: set[str] = set()
+    for values in ServiceItem.objects.filter(is_published=True).values_list("themes", flat=True):
+        themes.update(values)
+    return sorted(themes)

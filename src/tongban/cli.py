@@ -1,0 +1,114 @@
+"""The `tongban` command: demo, audit verify, bench, totp, and Django management passthrough."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _setup(settings: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings)
+    os.environ.setdefault("TONGBAN_VAR_DIR", str(Path.cwd() / "var"))
+    Path(os.environ["TONGBAN_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
+    import django
+
+    django.setup()
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Migrate SQLite under ./var, seed demo data, print accounts, serve on 127.0.0.1:PORT."""
+    _setup("tongban.config.settings.dev")
+    from django.core.management import call_command
+
+    from tongban.config.demo import seed_demo
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    accounts = seed_demo()
+    base = f"http://{args.host}:{args.port}"
+    print("\n通办 Tongban demo — 演示环境 (SQLite: var/tongban.sqlite3)\n")  # noqa: T201
+    print(f"  门户 Portal      {base}/")  # noqa: T201
+    print(f"  工作台 Workbench {base}/workbench/")  # noqa: T201
+    print(f"  后台 Admin       {base}/admin/")  # noqa: T201
+    print(f"  API docs         {base}/api/docs   OpenAPI {base}/api/openapi.json\n")  # noqa: T201
+    print("  演示账号 Demo accounts (staff also need a TOTP code: `tongban totp USERNAME`):")  # noqa: T201
+    for account in accounts:
+        print(f"    {account.username:<18} {account.password:<18} {account.role}  {account.note}")  # noqa: T201
+    print(flush=True)  # noqa: T201
+    if args.no_serve:
+        return 0
+    command = [
+        sys.executable, "-m", "gunicorn", "tongban.config.wsgi:application",
+        "--bind", f"{args.host}:{args.port}", "--workers", "2", "--threads", "4",
+        "--access-logfile", "-", "--graceful-timeout", "5",
+    ]
+    return subprocess.call(command, env=os.environ.copy())  # noqa: S603
+
+
+def audit(args: argparse.Namespace) -> int:
+    _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
+    from tongban.core.audit import audit_verify
+
+    report = audit_verify()
+    print(report.describe())  # noqa: T201
+    return 0 if report.ok else 1
+
+
+def totp(args: argparse.Namespace) -> int:
+    """Print the current TOTP code of a staff account (for demo accounts in a demo database)."""
+    _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
+    from django_otp.oath import totp as totp_code
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user__username=args.username, confirmed=True).first()
+    if device is None:
+        print(f"no TOTP device for {args.username}", file=sys.stderr)  # noqa: T201
+        return 1
+    print(f"{totp_code(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}")  # noqa: T201
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from bench_runner import run  # type: ignore[import-not-found]
+
+    return int(run(args.name, args.rest))
+
+
+def manage(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["tongban manage", *args.rest])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tongban", description="通办 一体化政务服务平台")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="run the platform on SQLite with seeded demo data")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--no-serve", action="store_true", help="seed and print accounts, do not serve")
+    p.set_defaults(func=demo)
+    p = sub.add_parser("audit", help="audit log tools")
+    p.add_argument("action", choices=["verify"])
+    p.set_defaults(func=audit)
+    p = sub.add_parser("totp", help="current TOTP code of a demo staff account")
+    p.add_argument("username")
+    p.set_defaults(func=totp)
+    p = sub.add_parser("bench", help="benchmarks (bench/)")
+    p.add_argument("name", choices=["submit"])
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=bench)
+    p = sub.add_parser("manage", help="Django management commands")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=manage)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The one NinjaAPI: routers of every app, the error shape, OpenAPI at /api/openapi.json."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from tongban.cases.api import applications_router, cases_router
+from tongban.catalog.api import router as catalog_router
+from tongban.core.errors import DomainError
+from tongban.identity.api import router as auth_router
+from tongban.identity.auth import BearerToken
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="通办 Tongban API",
+    version="1",
+    description="一体化政务服务平台 JSON API。错误统一为 {code, message, fields}。",
+    auth=BearerToken(),
+    urls_namespace="api",
+)
+api.add_router("/v1/auth", auth_router)
+api.add_router("/v1/catalog", catalog_router)
+api.add_router("/v1/applications", applications_router)
+api.add_router("/v1/cases", cases_router)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, fields: dict | None = None) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, "fields": fields or {}}, status=status)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    return _error(request, error.status, error.code, error.message, error.fields)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpResponse:
+    fields = {
+        ".".join(str(part) for part in item.get("loc", [])[1:]) or "body": str(item.get("msg", ""))
+        for item in error.errors
+    }
+    return _error(request, 422, "validation_error", "请求格式不正确", fields)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "not_authenticated", "请先登录（缺少或无效的访问令牌）")
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    # Logged with its stack trace on the server; the client sees no internals.
+    logger.exception("unhandled API error on %s", request.path)
+    return _error(request, 500, "internal_error", "服务器内部错误，请稍后重试")
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return _error(request, error.status_code, "http_error", str(error))

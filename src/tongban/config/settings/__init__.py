@@ -1,0 +1,1 @@
+"""Settings packages: base (shared, env-driven), dev (tongban demo), test, production."""

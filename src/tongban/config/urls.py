@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from tongban.web import views as web_views
+
+from .api import api
+
+urlpatterns = [
+    path("healthz", web_views.healthz, name="healthz"),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("tongban.web.urls")),
+]
+
+handler400 = "tongban.web.views.error_400"
+handler403 = "tongban.web.views.error_403"
+handler404 = "tongban.web.views.error_404"
+handler500 = "tongban.web.views.error_500"

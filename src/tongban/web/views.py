@@ -1,0 +1,352 @@
+"""Portal (申请人) and workbench (工作人员) views: thin, calling services and selectors."""
+
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tongban.cases import presenters
+from tongban.cases.models import CaseStatus, MaterialSubmission
+from tongban.cases.selectors import case_for_applicant, case_for_staff, cases_for_applicant, cases_for_staff
+from tongban.cases.services import ACTION_LABELS, application_submit, case_resubmit, case_reveal_personal_data, case_transition
+from tongban.catalog.formschema import form_fields
+from tongban.catalog.selectors import item_get, items_list, themes_all
+from tongban.core import clock
+from tongban.core.calendar import Calendar, missing_official_years
+from tongban.core.errors import DomainError, NotFound
+from tongban.identity.models import Department
+from tongban.identity.selectors import actor_for_user
+from tongban.identity.services import password_login, sms_code_login, sms_code_send
+
+from .forms import posted_form_data, posted_materials
+
+# ---------------------------------------------------------------- infrastructure
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # any database failure means not ready
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def _error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": f"http_{status}", "message": message, "fields": {}}, status=status)
+    return render(request, "web/error.html", {"title": title, "message": message}, status=status)
+
+
+def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, 400, "请求有误", "请求格式不正确。")
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, 403, "无权访问", "您没有权限执行此操作，或页面已过期，请刷新后重试。")
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(request, 404, "页面不存在", "您访问的页面或办件不存在。")
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return _error_page(request, 500, "系统繁忙", "服务器内部错误，请稍后重试。")
+
+
+def lockout_response(request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "account_locked", "message": "登录失败次数过多，账号已临时锁定，请稍后再试", "fields": {}}, status=429
+        )
+    return render(request, "web/error.html", {"title": "账号已锁定", "message": "登录失败次数过多，账号已临时锁定，请15分钟后再试。"}, status=429)
+
+
+def citizen_required(view: Any) -> Any:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        actor = actor_for_user(request.user)
+        if actor.citizen is None:
+            return redirect(f"{reverse('web:login')}?next={request.path}")
+        return view(request, actor, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_required(view: Any) -> Any:
+    """Staff pages need a password login *and* a verified second factor (django-otp)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        actor = actor_for_user(request.user)
+        if actor.staff is None or not request.user.is_verified():  # type: ignore[union-attr]
+            return redirect(f"{reverse('web:staff_login')}?next={request.path}")
+        return view(request, actor, *args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+# ---------------------------------------------------------------- portal
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html", {
+        "themes": themes_all()[:24],
+        "departments": Department.objects.filter(items__isnull=False).distinct().order_by("division_id", "name"),
+    })
+
+
+@require_GET
+def item_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:100]
+    theme = request.GET.get("theme", "").strip()[:50]
+    department = request.GET.get("department", "").strip()[:18]
+    region = request.GET.get("region", "").strip()[:12]
+    try:
+        items = items_list(q=q or None, theme=theme or None, department=department or None, region=region or None)
+    except NotFound as error:
+        messages.error(request, error.message)
+        items = items_list()
+    page = Paginator(items, 20).get_page(request.GET.get("page"))
+    return render(request, "web/item_list.html", {"page": page, "q": q, "theme": theme, "department": department, "region": region})
+
+
+@require_GET
+def item_guide(request: HttpRequest, code: str) -> HttpResponse:
+    item = item_get(code=code)
+    return render(request, "web/item_guide.html", {"item": item, "version": item.current_version})
+
+
+@require_http_methods(["GET", "POST"])
+@citizen_required
+def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
+    item = item_get(code=code)
+    version = item.current_version
+    assert version is not None
+    fields = form_fields(version.form_schema)
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = posted_form_data(request, version.form_schema)
+        try:
+            result = application_submit(
+                actor=actor,
+                item_code=code,
+                form_data=values,
+                materials=posted_materials(request, [m["code"] for m in version.materials]),
+                idempotency_key=request.POST.get("submission_token") or None,
+            )
+        except DomainError as error:
+            errors = error.fields
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"申请已提交，办件编号 {result.case.case_number}")
+            return redirect("web:my_case", case_id=result.case.pk)
+    return render(request, "web/apply.html", {
+        "item": item, "version": version, "fields": fields, "values": values, "errors": errors,
+        "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
+    }, status=422 if request.method == "POST" else 200)
+
+
+@require_GET
+@citizen_required
+def my_cases(request: HttpRequest, actor: Any) -> HttpResponse:
+    calendar, today = Calendar.load(), clock.today()
+    page = Paginator(cases_for_applicant(user=request.user), 20).get_page(request.GET.get("page"))
+    rows = [presenters.case_summary(case, calendar, today) for case in page]
+    return render(request, "web/my_cases.html", {"page": page, "rows": rows})
+
+
+@require_GET
+@citizen_required
+def my_case(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
+    case = case_for_applicant(user=request.user, case_id=case_id)
+    return render(request, "web/my_case.html", {
+        "case": case,
+        "summary": presenters.case_summary(case, Calendar.load(), clock.today()),
+        "timeline": presenters.timeline(case),
+        "materials": presenters.materials(case),
+        "form_rows": _form_rows(case),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@citizen_required
+def resubmit(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
+    case = case_for_applicant(user=request.user, case_id=case_id)
+    version = case.item_version
+    values: dict[str, Any] = dict(case.application.form_data)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = posted_form_data(request, version.form_schema)
+        try:
+            case_resubmit(actor=actor, case_id=case.pk, form_data=values,
+                          materials=posted_materials(request, [m["code"] for m in version.materials]))
+        except DomainError as error:
+            errors = error.fields
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "补正材料已提交")
+            return redirect("web:my_case", case_id=case.pk)
+    return render(request, "web/resubmit.html", {
+        "case": case, "version": version, "fields": form_fields(version.form_schema), "values": values, "errors": errors,
+    }, status=422 if errors else 200)
+
+
+@require_GET
+def material_download(request: HttpRequest, material_id: int) -> HttpResponse:
+    """A material is served only to its applicant or to staff who may handle its case."""
+    actor = actor_for_user(request.user)
+    material = MaterialSubmission.objects.select_related("application").filter(pk=material_id).first()
+    if material is None:
+        raise NotFound("material_not_found", "材料不存在")
+    case = material.application.cases.first()
+    if actor.staff is not None and request.user.is_verified():  # type: ignore[union-attr]
+        case_for_staff(staff=actor.staff, case_id=case.pk)  # 404 outside the staff member's scope
+    elif actor.user is None or material.application.applicant_id != actor.user.pk:
+        raise NotFound("material_not_found", "材料不存在")
+    response = FileResponse(material.file.open("rb"), content_type=material.content_type)
+    response["Content-Disposition"] = f'inline; filename="{material.sha256[:16]}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _form_rows(case: Any) -> list[tuple[str, Any]]:
+    data = case.application.form_data
+    return [(spec.title, data.get(spec.name, "")) for spec in form_fields(case.item_version.form_schema)]
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """申请人登录：手机号 + 短信验证码，或手机号 + 密码。"""
+    if request.method == "POST":
+        method = request.POST.get("method", "password")
+        phone = request.POST.get("phone", "").strip()
+        try:
+            if method == "send_code":
+                sms_code_send(phone=phone)
+                messages.info(request, "验证码已发送（演示环境：见控制台或后台“短信发件箱”）")
+                return render(request, "web/login.html", {"phone": phone, "code_sent": True, "next": _safe_next(request, "")})
+            if method == "sms":
+                user = sms_code_login(phone=phone, code=request.POST.get("code", ""))
+            else:
+                user = password_login(request=request, username=phone, password=request.POST.get("password", ""))
+        except DomainError as error:
+            messages.error(request, error.message)
+            return render(request, "web/login.html", {"phone": phone, "next": _safe_next(request, "")}, status=error.status)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(_safe_next(request, reverse("web:my_cases")))
+    return render(request, "web/login.html", {"next": _safe_next(request, "")})
+
+
+@require_http_methods(["GET", "POST"])
+def staff_login(request: HttpRequest) -> HttpResponse:
+    """工作人员登录：用户名 + 密码 + 动态验证码 (TOTP)。"""
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()
+        try:
+            user = password_login(request=request, username=username, password=request.POST.get("password", ""),
+                                  otp_token=request.POST.get("otp", ""))
+        except DomainError as error:
+            messages.error(request, error.message)
+            return render(request, "web/staff_login.html", {"username": username, "next": _safe_next(request, "")}, status=error.status)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is not None:
+            otp_login(request, device)
+        return redirect(_safe_next(request, reverse("web:queue")))
+    return render(request, "web/staff_login.html", {"next": _safe_next(request, "")})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:home")
+
+
+# ---------------------------------------------------------------- workbench
+
+
+@require_GET
+@staff_required
+def queue(request: HttpRequest, actor: Any) -> HttpResponse:
+    status = request.GET.get("status", "")
+    colour = request.GET.get("colour", "")
+    cases = cases_for_staff(staff=actor.staff)
+    if status in CaseStatus.values:
+        cases = cases.filter(status=status)
+    calendar, today = Calendar.load(), clock.today()
+    rows = [{**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)} for case in cases[:500]]
+    if colour:
+        rows = [row for row in rows if row["deadline_colour"] == colour]
+    year = today.year
+    template = "web/_queue_rows.html" if request.headers.get("HX-Request") else "web/queue.html"
+    return render(request, template, {
+        "rows": rows, "status": status, "colour": colour, "statuses": CaseStatus.choices,
+        "calendar_missing": missing_official_years(year, year + 1),
+    })
+
+
+@require_GET
+@staff_required
+def case_detail(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
+    case = case_for_staff(staff=actor.staff, case_id=case_id)
+    case_reveal_personal_data(actor=actor, case=case)
+    return render(request, "web/case_detail.html", _case_context(case, actor))
+
+
+def _case_context(case: Any, actor: Any) -> dict[str, Any]:
+    return {
+        "case": case,
+        "summary": presenters.case_summary(case, Calendar.load(), clock.today()),
+        "timeline": presenters.timeline(case),
+        "materials": presenters.materials(case),
+        "form_rows": _form_rows(case),
+        "actions": [(action, ACTION_LABELS[action]) for action in presenters.allowed_actions(case, actor.staff)],
+    }
+
+
+@require_POST
+@staff_required
+def case_action(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
+    action = request.POST.get("action", "")
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = None
+    try:
+        case_transition(actor=actor, case_id=case_id, action=action, comment=request.POST.get("comment", ""),
+                        expected_version=version)
+    except NotFound:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"已{ACTION_LABELS.get(action, action)}")
+    return redirect("web:case_detail", case_id=case_id)
