@@ -44,14 +44,17 @@ def validate_resident_id(value: str) -> str:
     """Return the normalised 18-character resident ID number or raise InvalidInput."""
     try:
         number = ric.validate(value)
-    except InvalidComponent as error:
-        # stdnum also rejects address codes it does not know; GB/T 2260 codes change over the
-        # years and old numbers keep old codes, so only a bad birth date is a real error.
+    except (InvalidComponent, KeyError) as error:
+        # stdnum also rejects (or trips over) address codes it does not know; GB/T 2260 codes
+        # change over the years and old numbers keep old codes, so only the birth date and the
+        # check digit decide.
         number = ric.compact(value)
         try:
             ric.get_birth_date(number)
         except ValidationError:
             raise InvalidInput(*_RIC_REASONS[InvalidComponent]) from error
+        if ric.calc_check_digit(number) != number[-1]:
+            raise InvalidInput(*_RIC_REASONS[InvalidChecksum]) from error
     except ValidationError as error:
         code, message = _reason(_RIC_REASONS, error)
         raise InvalidInput(code, message) from error

@@ -17,7 +17,8 @@ class PersonalData(StrEnum):
     USCC = "uscc"
 
 
-_ADDRESS_KEEP = re.compile(r"^(.*?(?:省|自治区|市|区|县|旗|镇|乡|街道))")
+# Province (optional), prefecture (optional), then the county-level unit.
+_ADDRESS_KEEP = re.compile(r"^((?:.{1,10}?(?:省|自治区))?(?:.{1,10}?(?:市|州|盟|地区))?.{1,10}?(?:区|县|旗|市))")
 
 
 def mask(value: str | None, kind: PersonalData | str) -> str:

@@ -1,0 +1,203 @@
+"""Kernel: IDs, masking, working days, audit chain."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from tongban.cli import main as cli_main
+from tongban.core.audit import audit_record_append, audit_verify
+from tongban.core.calendar import Calendar, missing_official_years
+from tongban.core.errors import InvalidInput
+from tongban.core.ids import validate_resident_id, validate_uscc
+from tongban.core.masking import mask
+from tongban.core.models import AuditRecord, CalendarYear, Holiday, HolidayKind
+from tongban.core.services import calendar_seed_year, divisions_load
+
+
+class TestResidentId:
+    def test_valid_number_is_normalised(self) -> None:
+        assert validate_resident_id("11010519491231002x") == "11010519491231002X"
+
+    @pytest.mark.parametrize(
+        ("number", "code"),
+        [
+            ("1101051949123100", "id_number_length"),
+            ("1101051949123100A2", "id_number_format"),
+            ("110105194913310021", "id_number_birth_date"),
+            ("110105194912310021", "id_number_checksum"),
+        ],
+    )
+    def test_each_rejection_has_its_reason(self, number: str, code: str) -> None:
+        with pytest.raises(InvalidInput) as error:
+            validate_resident_id(number)
+        assert error.value.code == code
+        assert "身份证" in error.value.message
+
+    def test_unknown_but_wellformed_address_code_is_accepted(self) -> None:
+        # 330113 临平区 (2021) is missing from python-stdnum's list; old codes must pass too.
+        from tongban.config.demo import synthetic_id_number
+
+        number = synthetic_id_number("330113", date(1999, 9, 9), 7)
+        assert validate_resident_id(number) == number
+
+
+class TestUscc:
+    def test_valid(self) -> None:
+        assert validate_uscc("91110000600037341L") == "91110000600037341L"
+
+    @pytest.mark.parametrize(
+        ("code", "reason"),
+        [("9111000060003734", "uscc_length"), ("91110000600037341I", "uscc_format"), ("91110000600037341M", "uscc_checksum")],
+    )
+    def test_rejections(self, code: str, reason: str) -> None:
+        with pytest.raises(InvalidInput) as error:
+            validate_uscc(code)
+        assert error.value.code == reason
+
+
+class TestMasking:
+    def test_id_number(self) -> None:
+        assert mask("44010619900307123X", "id_number") == "440106********123X"
+
+    def test_phone(self) -> None:
+        assert mask("13800138000", "phone") == "138****8000"
+
+    @pytest.mark.parametrize(("name", "masked"), [("张", "*"), ("张三", "张*"), ("欧阳明", "欧*明"), ("司马相如", "司**如")])
+    def test_name(self, name: str, masked: str) -> None:
+        assert mask(name, "name") == masked
+
+    def test_address_keeps_county(self) -> None:
+        assert mask("广东省广州市天河区体育西路103号", "address") == "广东省广州市天河区" + "*" * 8
+
+    def test_empty(self) -> None:
+        assert mask("", "phone") == ""
+
+
+@pytest.mark.django_db
+class TestWorkingDays:
+    def test_deadline_skips_the_national_day_holiday(self) -> None:
+        calendar_seed_year(year=2026)
+        calendar = Calendar.load()
+        # Accepted Wed 2026-09-30; 1–7 Oct are off; Thu 8, Fri 9 and Sat 10 Oct (make-up) count.
+        assert not calendar.is_workday(date(2026, 10, 1))
+        result = calendar.add_working_days(date(2026, 9, 30), 3)
+        assert result.day == date(2026, 10, 10)
+        assert result.estimated is False
+        assert calendar.add_working_days(date(2026, 9, 30), 4).day == date(2026, 10, 12)
+
+    def test_makeup_workday_counts(self) -> None:
+        Holiday.objects.create(date=date(2026, 2, 14), kind=HolidayKind.MAKEUP_WORKDAY, name="春节")
+        CalendarYear.objects.create(year=2026, is_official=True)
+        calendar = Calendar.load()
+        assert calendar.is_workday(date(2026, 2, 14))  # a Saturday
+        # Fri 13 Feb + 1 working day = Sat 14 Feb (make-up day)
+        assert calendar.add_working_days(date(2026, 2, 13), 1).day == date(2026, 2, 14)
+
+    def test_edited_holiday_changes_deadline(self) -> None:
+        CalendarYear.objects.create(year=2026, is_official=True)
+        assert Calendar.load().add_working_days(date(2026, 6, 1), 1).day == date(2026, 6, 2)
+        Holiday.objects.create(date=date(2026, 6, 2), kind=HolidayKind.HOLIDAY, name="地方假日")
+        assert Calendar.load().add_working_days(date(2026, 6, 1), 1).day == date(2026, 6, 3)
+
+    def test_year_without_official_data_falls_back_to_weekends_and_says_so(self) -> None:
+        assert calendar_seed_year(year=2027) == 0
+        assert CalendarYear.objects.get(year=2027).is_official is False
+        calendar = Calendar.load()
+        result = calendar.add_working_days(date(2027, 1, 1), 5)  # Fri 1 Jan 2027
+        assert result.day == date(2027, 1, 8)
+        assert result.estimated is True
+        assert missing_official_years(2026, 2027) == [2026, 2027]
+
+    def test_deadline_crossing_into_unofficial_year_is_estimated(self) -> None:
+        calendar_seed_year(year=2026)
+        calendar_seed_year(year=2027)
+        result = Calendar.load().add_working_days(date(2026, 12, 28), 10)
+        assert result.estimated is True
+
+    def test_seed_matches_the_published_2026_schedule(self) -> None:
+        """chinese_calendar's 2026 data agrees with the State Council notice (holiday-cn copy)."""
+        calendar_seed_year(year=2026)
+        calendar = Calendar.load()
+        published = {
+            date(2026, 2, 14): True, date(2026, 2, 16): False, date(2026, 2, 23): False, date(2026, 2, 28): True,
+            date(2026, 9, 20): True, date(2026, 9, 25): False, date(2026, 10, 7): False, date(2026, 10, 10): True,
+        }
+        assert {day: calendar.is_workday(day) for day in published} == published
+        assert calendar.working_days_between(date(2026, 9, 30), date(2026, 10, 8)) == 1
+
+
+@pytest.mark.django_db
+class TestDivisions:
+    def test_seed_has_five_levels_for_two_provinces(self) -> None:
+        from tongban.core.models import Division
+
+        divisions_load()
+        assert Division.objects.get(code="000000").level == "nation"
+        for province in ("440000", "330000"):
+            assert Division.objects.get(code=province).parent_id == "000000"
+        township = Division.objects.filter(level="township", code__startswith="440106").first()
+        assert township is not None
+        assert township.parent.code == "440106"
+        assert township.parent.parent.code == "440100"
+        assert Division.objects.get(code="440106").contains(township.code)
+        assert not Division.objects.get(code="330000").contains("440106")
+
+
+@pytest.mark.django_db
+class TestAuditChain:
+    def _three(self) -> list[AuditRecord]:
+        return [audit_record_append(actor="t", action=f"a{i}", object_type="x", object_id=str(i)) for i in range(3)]
+
+    def test_intact_chain_verifies(self) -> None:
+        self._three()
+        report = audit_verify()
+        assert report.ok and report.checked == 3
+
+    def test_edited_record_is_reported(self) -> None:
+        records = self._three()
+        AuditRecord.objects.filter(pk=records[1].pk).update(outcome="denied")
+        report = audit_verify()
+        assert not report.ok
+        assert report.first_bad_sequence == 2
+        assert "edited" in report.problem
+
+    def test_deleted_record_is_reported(self) -> None:
+        records = self._three()
+        AuditRecord.objects.filter(pk=records[1].pk).delete()
+        report = audit_verify()
+        assert (report.ok, report.first_bad_sequence) == (False, 2)
+        assert "deleted" in report.problem
+
+    def test_reordered_records_are_reported(self) -> None:
+        records = self._three()
+        # Swap the contents of #2 and #3 while keeping their sequence numbers.
+        a, b = AuditRecord.objects.get(pk=records[1].pk), AuditRecord.objects.get(pk=records[2].pk)
+        AuditRecord.objects.filter(pk=a.pk).update(action=b.action, object_id=b.object_id, record_hash="tmp")
+        AuditRecord.objects.filter(pk=b.pk).update(action=a.action, object_id=a.object_id, record_hash=a.record_hash)
+        AuditRecord.objects.filter(pk=a.pk).update(record_hash=b.record_hash)
+        report = audit_verify()
+        assert (report.ok, report.first_bad_sequence) == (False, 2)
+
+    def test_truncated_tail_is_reported(self) -> None:
+        records = self._three()
+        AuditRecord.objects.filter(pk=records[2].pk).delete()
+        report = audit_verify()
+        assert not report.ok
+        assert "truncated" in report.problem
+
+    def test_cli_exit_code(self, capsys: Any, settings: Any) -> None:
+        records = self._three()
+        assert cli_main(["audit", "verify"]) == 0
+        AuditRecord.objects.filter(pk=records[0].pk).update(actor="mallory")
+        assert cli_main(["audit", "verify"]) == 1
+        assert "#1" in capsys.readouterr().out
+
+    def test_management_command(self) -> None:
+        self._three()
+        call_command("audit_verify")
+        assert connection.vendor in {"sqlite", "postgresql"}
