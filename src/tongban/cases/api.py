@@ -1,4 +1,3 @@
-from __future__ import annotations
 
 import base64
 import binascii
@@ -7,6 +6,7 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
+from ninja.responses import Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from tongban.core import clock
@@ -72,7 +72,7 @@ def _application_out(application: Application) -> dict[str, Any]:
 )
 def application_create(
     request: HttpRequest, payload: ApplicationIn, idempotency_key: str | None = Header(default=None, alias="Idempotency-Key")
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     """提交申请。带 Idempotency-Key 时，重试同一申请返回首次结果 (200)，不会重复立案。"""
     result = application_submit(
         actor=request_actor(request),
@@ -82,7 +82,7 @@ def application_create(
         idempotency_key=idempotency_key,
         enterprise_uscc=payload.enterprise_uscc,
     )
-    return (201 if result.created else 200), _application_out(result.application)
+    return Status(201 if result.created else 200, _application_out(result.application))
 
 
 @applications_router.get("", response={200: list[CaseOut], **error_responses(401)})

@@ -1,4 +1,3 @@
-from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import HttpRequest

@@ -21,3 +21,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed on
 CELERY_TASK_ALWAYS_EAGER = True
 TONGBAN = {**TONGBAN, "MATERIAL_MAX_BYTES": 256 * 1024, "BENCH_BASELINE": True}
 os.environ.setdefault("TONGBAN_TESTING", "1")
+STATIC_ROOT = _TMP / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
