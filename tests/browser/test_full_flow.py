@@ -120,9 +120,11 @@ def choose_item() -> tuple[ServiceItem, list[tuple[FieldSpec, Any]], tuple[str, 
         handlers = handlers_for(item)
         if handlers is None:
             continue
-        kinds = {spec.format or ("enum" if spec.choices else spec.type) for spec, value in values if value is not None}
         filled = [(spec, value) for spec, value in values if value is not None]
-        candidates.append((-len(kinds), item.implementation_code, item, filled, handlers))
+        kinds = {spec.format or ("enum" if spec.choices else spec.type) for spec, _ in filled}
+        # Formats (date, id_number...) count twice: they exercise the server-side validators.
+        score = len(kinds) + len({spec.format for spec, _ in filled if spec.format})
+        candidates.append((-score, item.implementation_code, item, filled, handlers))
     assert candidates, "no demo item served to citizens can be filled in by this test"
     _, _, item, filled, handlers = min(candidates, key=lambda c: (c[0], c[1]))
     return item, filled, handlers

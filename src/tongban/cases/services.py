@@ -100,6 +100,29 @@ def _check_materials(version_materials: list[dict[str, Any]], uploads: list[Uplo
     return types
 
 
+def _validate_all(
+    schema: dict[str, Any], form_data: dict[str, Any], version_materials: list[dict[str, Any]],
+    uploads: list[UploadedMaterial], *, require_mandatory: bool,
+) -> tuple[dict[str, Any], list[str]]:
+    """Check the form and the materials together, so every problem is told at once (一次性告知)."""
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    types: list[str] = []
+    try:
+        cleaned = validate_form_data(schema, form_data)
+    except InvalidInput as error:
+        errors.update(error.fields)
+    try:
+        types = _check_materials(version_materials, uploads, require_mandatory=require_mandatory)
+    except InvalidInput as error:
+        if not errors:
+            raise
+        errors.update(error.fields or {"materials": error.message})
+    if errors:
+        raise InvalidInput("form_invalid", "申请表填写有误，请按提示修改", fields=errors)
+    return cleaned, types
+
+
 def _store_materials(application: Application, uploads: list[UploadedMaterial], types: list[str], names: dict[str, str]) -> None:
     now = clock.now()
     for upload, content_type in zip(uploads, types, strict=True):
@@ -182,8 +205,7 @@ def application_submit(
     objects = item.service_objects or ["citizen"]
     if (enterprise is None and "citizen" not in objects) or (enterprise is not None and "enterprise" not in objects):
         raise InvalidInput("applicant_type_not_served", "本事项不面向此类申请人（请以" + ("企业" if enterprise is None else "个人") + "身份申请）")
-    cleaned = validate_form_data(version.form_schema, form_data)
-    types = _check_materials(version.materials, materials, require_mandatory=True)
+    cleaned, types = _validate_all(version.form_schema, form_data, version.materials, materials, require_mandatory=True)
     for attempt in range(5):
         try:
             with transaction.atomic():
@@ -316,8 +338,9 @@ def case_resubmit(*, actor: Actor, case_id: Any, form_data: dict[str, Any], mate
         raise NotFound("case_not_found", "办件不存在")
     if not can_proceed(case.resubmit):
         raise Conflict("illegal_transition", f"办件当前状态为“{case.get_status_display()}”，无需补正")
-    cleaned = validate_form_data(case.item_version.form_schema, form_data)
-    types = _check_materials(case.item_version.materials, materials, require_mandatory=False)
+    cleaned, types = _validate_all(
+        case.item_version.form_schema, form_data, case.item_version.materials, materials, require_mandatory=False
+    )
     application = case.application
     application.form_data = cleaned
     application.save(update_fields=["form_data"])

@@ -135,7 +135,10 @@ LOGIN_URL = "web:login"
 # TONGBAN_LOCKOUT_MINUTES minutes.
 AXES_FAILURE_LIMIT = int(os.environ.get("TONGBAN_LOCKOUT_FAILURES", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("TONGBAN_LOCKOUT_MINUTES", "15")))
+# Per account, not per IP: a government service hall puts many citizens behind one NAT address,
+# and an IP lockout would lock them all out (ADR 0004). Per-IP throttling belongs to rate limits.
 AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tongban.web.views.lockout_response"
 AXES_VERBOSE = False
@@ -169,7 +172,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

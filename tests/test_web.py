@@ -1,0 +1,271 @@
+"""Portal and workbench pages, sign-in, security headers, admin scope, deploy checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tongban.cases.models import Case, CaseStatus
+from tongban.core.models import AuditRecord
+from tongban.identity.models import OneTimeCode, SmsMessage, StaffRole
+
+from . import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_client(actor: Any) -> Client:
+    client = Client()
+    response = client.post("/workbench/login/", {"username": actor.user.username, "password": f.PASSWORD, "otp": f.otp_now()})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
+
+
+def citizen_client(actor: Any) -> Client:
+    client = Client()
+    response = client.post("/login/", {"method": "password", "phone": actor.citizen.phone, "password": f.PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+class TestPortal:
+    def test_home_and_guide(self, world: dict[str, Any]) -> None:
+        client = Client()
+        home = client.get("/")
+        assert home.status_code == 200
+        assert "户籍办理" in home.content.decode()
+        listing = client.get("/items/", {"q": "户口"}).content.decode()
+        assert world["item"].name in listing
+        guide = client.get(f"/items/{world['item'].implementation_code}/").content.decode()
+        assert "承诺办结时限" in guide and "居民身份证" in guide
+
+    def test_apply_requires_login(self, world: dict[str, Any]) -> None:
+        response = Client().get(f"/items/{world['item'].implementation_code}/apply/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+
+    def test_apply_form_is_accessible_and_validates(self, world: dict[str, Any]) -> None:
+        client = citizen_client(world["citizen"])
+        url = f"/items/{world['item'].implementation_code}/apply/"
+        page = client.get(url).content.decode()
+        assert '<label for="f_reason">' in page and 'id="f_reason"' in page
+        response = client.post(url, {"reason": "", "submission_token": "t1"})
+        body = response.content.decode()
+        assert response.status_code == 422
+        assert 'aria-invalid="true"' in body and "请填写“申请事由”" in body and "必要材料，请上传" in body
+        assert Case.objects.count() == 0
+
+    def test_apply_through_the_portal(self, world: dict[str, Any]) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        client = citizen_client(world["citizen"])
+        url = f"/items/{world['item'].implementation_code}/apply/"
+        data = {**f.VALID_FORM, "submission_token": "tok-1", "material_M01": SimpleUploadedFile("id.pdf", f.PDF)}
+        response = client.post(url, data)
+        assert response.status_code == 302
+        case = Case.objects.get()
+        assert response["Location"] == f"/me/cases/{case.pk}/"
+        # A double click re-posts the same token: still one case.
+        data["material_M01"] = SimpleUploadedFile("id.pdf", f.PDF)
+        assert client.post(url, data).status_code == 302
+        assert Case.objects.count() == 1
+        page = client.get(f"/me/cases/{case.pk}/").content.decode()
+        assert "已提交" in page and case.case_number in page
+
+    def test_other_citizen_cannot_see_a_case_or_its_material(self, world: dict[str, Any], submitted: Case) -> None:
+        owner = citizen_client(world["citizen"])
+        other = citizen_client(world["other_citizen"])
+        material = submitted.application.materials.get()
+        assert owner.get(f"/materials/{material.pk}/").status_code == 200
+        assert other.get(f"/me/cases/{submitted.pk}/").status_code == 404
+        assert other.get(f"/materials/{material.pk}/").status_code == 404
+        assert Client().get(f"/materials/{material.pk}/").status_code == 404
+
+    def test_sms_code_login(self, world: dict[str, Any]) -> None:
+        client = Client()
+        phone = world["citizen"].citizen.phone
+        with self.captureOnCommit():
+            client.post("/login/", {"method": "send_code", "phone": phone})
+        message = SmsMessage.objects.get(phone=phone)
+        code = message.text.split("验证码是 ")[1][:6]
+        assert client.post("/login/", {"method": "sms", "phone": phone, "code": "000000" if code != "000000" else "111111"}).status_code == 401
+        response = client.post("/login/", {"method": "sms", "phone": phone, "code": code})
+        assert response.status_code == 302
+        assert OneTimeCode.objects.get().used is True
+        # A used code cannot be replayed.
+        assert Client().post("/login/", {"method": "sms", "phone": phone, "code": code}).status_code == 401
+
+    @staticmethod
+    def captureOnCommit() -> Any:  # noqa: N802
+        from django.test import TestCase
+
+        return TestCase.captureOnCommitCallbacks(execute=True)
+
+    def test_session_rotates_at_login(self, world: dict[str, Any]) -> None:
+        client = Client()
+        client.get("/login/")
+        client.cookies["sessionid"] = "attacker-fixed-session"
+        client.post("/login/", {"method": "password", "phone": world["citizen"].citizen.phone, "password": f.PASSWORD})
+        assert client.cookies["sessionid"].value != "attacker-fixed-session"
+
+
+class TestWorkbench:
+    def test_staff_login_needs_totp(self, world: dict[str, Any]) -> None:
+        response = Client().post("/workbench/login/", {"username": world["clerk"].user.username, "password": f.PASSWORD, "otp": "000000"})
+        assert response.status_code == 401
+
+    def test_citizen_session_cannot_open_workbench(self, world: dict[str, Any]) -> None:
+        response = citizen_client(world["citizen"]).get("/workbench/")
+        assert response.status_code == 302
+
+    def test_queue_masks_and_detail_reveals_with_audit(self, world: dict[str, Any], submitted: Case) -> None:
+        client = staff_client(world["clerk"])
+        citizen = world["citizen"].citizen
+        queue = client.get("/workbench/").content.decode()
+        assert "李*" in queue and citizen.id_number not in queue and submitted.case_number in queue
+        detail = client.get(f"/workbench/cases/{submitted.pk}/").content.decode()
+        assert citizen.id_number in detail and "李明" in detail
+        assert AuditRecord.objects.filter(action="case.view_unmasked", object_id=str(submitted.pk)).count() == 1
+
+    def test_action_buttons_move_the_case(self, world: dict[str, Any], submitted: Case) -> None:
+        client = staff_client(world["clerk"])
+        response = client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept", "version": "0"})
+        assert response.status_code == 302
+        assert Case.objects.get(pk=submitted.pk).status == CaseStatus.ACCEPTED
+        # A second click with the stale version is refused, nothing changes.
+        client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept", "version": "0"})
+        assert Case.objects.get(pk=submitted.pk).version == 1
+
+    def test_out_of_scope_case_is_404(self, world: dict[str, Any], submitted: Case) -> None:
+        client = staff_client(world["other_department_staff"])
+        assert client.get(f"/workbench/cases/{submitted.pk}/").status_code == 404
+        assert client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept"}).status_code == 404
+        assert client.get(f"/materials/{submitted.application.materials.get().pk}/").status_code == 404
+
+    def test_csrf_is_enforced(self, world: dict[str, Any], submitted: Case) -> None:
+        client = Client(enforce_csrf_checks=True)
+        response = client.post("/login/", {"method": "password", "phone": "13800000000", "password": "x"})
+        assert response.status_code == 403
+
+    def test_yellow_and_red_filters(self, world: dict[str, Any]) -> None:
+        import time_machine
+
+        from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+
+        with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
+            case = application_submit(actor=world["citizen"], item_code=world["item"].implementation_code,
+                                      form_data=dict(f.VALID_FORM), materials=[UploadedMaterial("M01", "a.pdf", f.PDF)]).case
+            case_transition(actor=world["clerk"], case_id=case.pk, action="accept")
+        client = staff_client(world["clerk"])
+        with time_machine.travel("2026-10-14 10:00 +0800", tick=False):
+            red = client.get("/workbench/", {"colour": "red"}, HTTP_HX_REQUEST="true").content.decode()
+            yellow = client.get("/workbench/", {"colour": "yellow"}, HTTP_HX_REQUEST="true").content.decode()
+        assert case.case_number in red and "已超期" in red
+        assert case.case_number not in yellow
+
+
+class TestHeadersAndErrors:
+    def test_security_headers(self, world: dict[str, Any]) -> None:
+        response = Client().get("/")
+        assert "default-src 'self'" in response["Content-Security-Policy"]
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+    def test_unknown_page_is_a_friendly_404(self, world: dict[str, Any]) -> None:
+        response = Client().get("/no-such-page/")
+        assert response.status_code == 404
+        assert "页面不存在" in response.content.decode()
+
+    def test_bad_case_id_in_url_is_404_not_500(self, world: dict[str, Any]) -> None:
+        client = citizen_client(world["citizen"])
+        assert client.get("/me/cases/not-a-uuid/").status_code == 404
+
+
+class TestAdminScope:
+    def test_catalog_admin_sees_only_their_region(self, world: dict[str, Any]) -> None:
+        zhejiang_item = f.item(f.department("330100", "杭州市公安局"), name="杭州事项")
+        admin = f.staff(f.department("440000", "广东省政务服务数据管理局"), [StaffRole.ADMIN])
+        client = staff_client(admin)
+        listing = client.get("/admin/catalog/serviceitem/").content.decode()
+        assert world["item"].name in listing and "杭州事项" not in listing
+        assert client.get(f"/admin/catalog/serviceitem/{zhejiang_item.pk}/change/").status_code in (302, 404)
+
+    def test_admin_edit_publishes_a_new_version(self, world: dict[str, Any], submitted: Case) -> None:
+        admin = f.staff(f.department("440000", "广东省政务服务数据管理局"), [StaffRole.ADMIN])
+        client = staff_client(admin)
+        item = world["item"]
+        url = f"/admin/catalog/serviceitem/{item.pk}/change/"
+        page = client.get(url)
+        assert page.status_code == 200
+        form = page.context["adminform"].form
+        data = {name: form.initial.get(name) for name in form.fields}
+        data = {k: ("" if v is None else v) for k, v in data.items()}
+        import json
+
+        data.update({
+            "name": "户口迁入登记（2027版）", "committed_limit_days": 3, "form_schema": json.dumps(item.form_schema, ensure_ascii=False),
+            "service_objects": json.dumps(item.service_objects), "themes": json.dumps(item.themes),
+            "department": item.department_id, "division": item.division_id, "is_published": "on",
+            "materials-TOTAL_FORMS": "2", "materials-INITIAL_FORMS": "2", "materials-MIN_NUM_FORMS": "0", "materials-MAX_NUM_FORMS": "1000",
+        })
+        data.pop("cross_province", None)
+        for index, material in enumerate(item.materials.order_by("order")):
+            data.update({
+                f"materials-{index}-id": material.pk, f"materials-{index}-item": item.pk, f"materials-{index}-order": material.order,
+                f"materials-{index}-code": material.code, f"materials-{index}-name": material.name,
+                f"materials-{index}-material_type": material.material_type,
+                **({f"materials-{index}-is_mandatory": "on"} if material.is_mandatory else {}),
+            })
+        response = client.post(url, data)
+        assert response.status_code == 302, response.content.decode()[:3000]
+        item.refresh_from_db()
+        assert item.current_version.number == 2
+        assert item.current_version.name == "户口迁入登记（2027版）"
+        assert Case.objects.get(pk=submitted.pk).item_version.number == 1
+
+    def test_calendar_warning_for_unofficial_year(self, world: dict[str, Any]) -> None:
+        import time_machine
+
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.create_superuser("root", password=f.PASSWORD)
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        TOTPDevice.objects.create(user=get_user_model().objects.get(username="root"), name="d", confirmed=True, key=f.TOTP_KEY)
+        client = Client()
+        with time_machine.travel("2026-12-01 10:00 +0800", tick=True):
+            assert client.post("/workbench/login/", {"username": "root", "password": f.PASSWORD, "otp": f.otp_now()}).status_code == 302
+            page = client.get("/admin/core/holiday/").content.decode()
+        assert "2027" in page and "尚无官方节假日安排" in page
+
+
+def test_check_deploy_is_clean_with_production_settings() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production",
+           "SECRET_KEY": "p" * 30 + "Q9!x" * 10, "ALLOWED_HOSTS": "zwfw.example.gov.cn"}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_a_missing_secret_key() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production", "SECRET_KEY": ""}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "django", "check"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_argon2_is_the_password_hasher_in_production() -> None:
+    from tongban.config.settings import base
+
+    assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
