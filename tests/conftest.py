@@ -31,8 +31,12 @@ def world(db: Any) -> dict[str, Any]:
         "other_citizen": f.citizen("王芳"),
         "clerk": f.staff(police, [StaffRole.INTAKE]),
         "reviewer": f.staff(police, [StaffRole.REVIEW, StaffRole.DECISION]),
-        "other_department_staff": f.staff(other_department, [StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION]),
-        "other_region_staff": f.staff(zhejiang, [StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION]),
+        "other_department_staff": f.staff(
+            other_department, [StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION]
+        ),
+        "other_region_staff": f.staff(
+            zhejiang, [StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION]
+        ),
         "narrow_scope_staff": f.staff(police, [StaffRole.INTAKE], scope="440106"),
     }
 

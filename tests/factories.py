@@ -51,16 +51,27 @@ def division_tree() -> dict[str, Division]:
         ("330100", "杭州市", "city", "330000"),
     ]
     for code, name, level, parent in rows:
-        Division.objects.get_or_create(code=code, defaults={"name": name, "level": level, "parent_id": parent})
+        Division.objects.get_or_create(
+            code=code, defaults={"name": name, "level": level, "parent_id": parent}
+        )
     return {code: Division.objects.get(code=code) for code, *_ in rows}
 
 
 def department(division: str = "440100", name: str = "广州市公安局") -> Department:
     first17 = f"11{division[:6]}MB{next(_sequence):07d}"
-    return Department.objects.create(code=first17 + uscc_checksum(first17), name=name, division_id=division)
+    return Department.objects.create(
+        code=first17 + uscc_checksum(first17), name=name, division_id=division
+    )
 
 
-def item(dept: Department, *, committed: int = 5, legal: int = 20, objects: list[str] | None = None, **extra: Any) -> ServiceItem:
+def item(
+    dept: Department,
+    *,
+    committed: int = 5,
+    legal: int = 20,
+    objects: list[str] | None = None,
+    **extra: Any,
+) -> ServiceItem:
     n = next(_sequence)
     catalog_code = f"44010100{n:04d}"
     obj = ServiceItem.objects.create(
@@ -78,8 +89,12 @@ def item(dept: Department, *, committed: int = 5, legal: int = 20, objects: list
         form_schema=extra.pop("form_schema", FORM_SCHEMA),
         **extra,
     )
-    Material.objects.create(item=obj, code="M01", name="居民身份证", material_type="1", is_mandatory=True, order=1)
-    Material.objects.create(item=obj, code="M02", name="结婚证", material_type="1", is_mandatory=False, order=2)
+    Material.objects.create(
+        item=obj, code="M01", name="居民身份证", material_type="1", is_mandatory=True, order=1
+    )
+    Material.objects.create(
+        item=obj, code="M02", name="结婚证", material_type="1", is_mandatory=False, order=2
+    )
     item_publish(item=obj, actor="test")
     obj.refresh_from_db()
     return obj
@@ -96,7 +111,9 @@ def citizen(name: str = "李明", county: str = "440106", phone: str | None = No
     return actor_for_user(c.user)
 
 
-def staff(dept: Department, roles: list[str], scope: str | None = None, username: str | None = None) -> Actor:
+def staff(
+    dept: Department, roles: list[str], scope: str | None = None, username: str | None = None
+) -> Actor:
     n = next(_sequence)
     member = staff_create(
         username=username or f"staff{n}",
@@ -118,7 +135,12 @@ def b64(content: bytes) -> str:
     return base64.b64encode(content).decode()
 
 
-VALID_FORM = {"reason": "工作调动", "move_date": "2026-12-01", "household_size": 3, "category": "就业"}
+VALID_FORM = {
+    "reason": "工作调动",
+    "move_date": "2026-12-01",
+    "household_size": 3,
+    "category": "就业",
+}
 
 
 def user_model() -> Any:

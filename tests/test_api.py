@@ -25,7 +25,9 @@ def application_body(world: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     body = {
         "item_code": world["item"].implementation_code,
         "form": dict(f.VALID_FORM),
-        "materials": [{"material_code": "M01", "filename": "id.pdf", "content_base64": f.b64(f.PDF)}],
+        "materials": [
+            {"material_code": "M01", "filename": "id.pdf", "content_base64": f.b64(f.PDF)}
+        ],
     }
     body.update(overrides)
     return body
@@ -41,21 +43,36 @@ def test_openapi_document_lists_the_endpoints(api: Client) -> None:
     document = api.get("/api/openapi.json").json()
     paths = set(document["paths"])
     assert {
-        "/api/v1/auth/token", "/api/v1/catalog/items", "/api/v1/catalog/items/{code}", "/api/v1/applications",
-        "/api/v1/applications/{application_id}", "/api/v1/cases", "/api/v1/cases/{case_id}/transitions",
+        "/api/v1/auth/token",
+        "/api/v1/catalog/items",
+        "/api/v1/catalog/items/{code}",
+        "/api/v1/applications",
+        "/api/v1/applications/{application_id}",
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}/transitions",
     } <= paths
     assert api.get("/api/docs").status_code == 200
 
 
 class TestAuth:
     def test_citizen_token(self, world: dict[str, Any], api: Client) -> None:
-        response = post(api, "/api/v1/auth/token", {"username": world["citizen"].citizen.phone, "password": f.PASSWORD})
+        response = post(
+            api,
+            "/api/v1/auth/token",
+            {"username": world["citizen"].citizen.phone, "password": f.PASSWORD},
+        )
         assert response.status_code == 200
         token = response.json()["access_token"]
-        assert api.get("/api/v1/applications", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+        assert (
+            api.get("/api/v1/applications", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+        )
 
     def test_wrong_password(self, world: dict[str, Any], api: Client) -> None:
-        response = post(api, "/api/v1/auth/token", {"username": world["citizen"].citizen.phone, "password": "nope"})
+        response = post(
+            api,
+            "/api/v1/auth/token",
+            {"username": world["citizen"].citizen.phone, "password": "nope"},
+        )
         assert response.status_code == 401
         assert response.json()["code"] == "invalid_credentials"
 
@@ -63,10 +80,16 @@ class TestAuth:
         username = world["clerk"].user.username
         response = post(api, "/api/v1/auth/token", {"username": username, "password": f.PASSWORD})
         assert (response.status_code, response.json()["code"]) == (401, "otp_invalid")
-        response = post(api, "/api/v1/auth/token", {"username": username, "password": f.PASSWORD, "otp": f.otp_now()})
+        response = post(
+            api,
+            "/api/v1/auth/token",
+            {"username": username, "password": f.PASSWORD, "otp": f.otp_now()},
+        )
         assert response.status_code == 200
 
-    def test_lockout_after_repeated_failures(self, world: dict[str, Any], api: Client, settings: Any) -> None:
+    def test_lockout_after_repeated_failures(
+        self, world: dict[str, Any], api: Client, settings: Any
+    ) -> None:
         phone = world["citizen"].citizen.phone
         for _ in range(settings.AXES_FAILURE_LIMIT):
             post(api, "/api/v1/auth/token", {"username": phone, "password": "wrong"})
@@ -81,11 +104,25 @@ class TestAuth:
 
     def test_every_login_is_audited(self, world: dict[str, Any], api: Client) -> None:
         before = AuditRecord.objects.filter(action="login").count()
-        post(api, "/api/v1/auth/token", {"username": world["citizen"].citizen.phone, "password": "bad"})
-        post(api, "/api/v1/auth/token", {"username": world["citizen"].citizen.phone, "password": f.PASSWORD})
-        outcomes = list(AuditRecord.objects.filter(action="login").order_by("sequence").values_list("outcome", flat=True))
+        post(
+            api,
+            "/api/v1/auth/token",
+            {"username": world["citizen"].citizen.phone, "password": "bad"},
+        )
+        post(
+            api,
+            "/api/v1/auth/token",
+            {"username": world["citizen"].citizen.phone, "password": f.PASSWORD},
+        )
+        outcomes = list(
+            AuditRecord.objects.filter(action="login")
+            .order_by("sequence")
+            .values_list("outcome", flat=True)
+        )
         assert outcomes[before:] == ["failure", "success"]
-        assert world["citizen"].citizen.phone not in str(list(AuditRecord.objects.values_list("actor", "detail")))
+        assert world["citizen"].citizen.phone not in str(
+            list(AuditRecord.objects.values_list("actor", "detail"))
+        )
 
 
 class TestCatalog:
@@ -94,9 +131,13 @@ class TestCatalog:
         everything = api.get("/api/v1/catalog/items").json()
         assert everything["count"] == 2
         guangdong = api.get("/api/v1/catalog/items", {"region": "440000"}).json()
-        assert [i["implementation_code"] for i in guangdong["items"]] == [world["item"].implementation_code]
+        assert [i["implementation_code"] for i in guangdong["items"]] == [
+            world["item"].implementation_code
+        ]
         hangzhou = api.get("/api/v1/catalog/items", {"q": "杭州"}).json()
-        assert [i["implementation_code"] for i in hangzhou["items"]] == [zhejiang_item.implementation_code]
+        assert [i["implementation_code"] for i in hangzhou["items"]] == [
+            zhejiang_item.implementation_code
+        ]
 
     def test_unknown_region(self, world: dict[str, Any], api: Client) -> None:
         response = api.get("/api/v1/catalog/items", {"region": "999999"})
@@ -113,9 +154,15 @@ class TestCatalog:
     def test_missing_item(self, world: dict[str, Any], api: Client) -> None:
         response = api.get("/api/v1/catalog/items/nope")
         assert response.status_code == 404
-        assert response.json() == {"code": "item_not_found", "message": "事项 nope 不存在或未发布", "fields": {}}
+        assert response.json() == {
+            "code": "item_not_found",
+            "message": "事项 nope 不存在或未发布",
+            "fields": {},
+        }
 
-    def test_list_query_count_is_constant(self, world: dict[str, Any], api: Client, django_assert_max_num_queries: Any) -> None:
+    def test_list_query_count_is_constant(
+        self, world: dict[str, Any], api: Client, django_assert_max_num_queries: Any
+    ) -> None:
         for _ in range(5):
             f.item(world["department"])
         with django_assert_max_num_queries(4):
@@ -134,7 +181,12 @@ class TestApplications:
         assert case["materials"][0]["sha256"]
         detail = api.get(f"/api/v1/applications/{body['id']}", **headers)
         assert detail.json()["cases"][0]["case_number"] == case["case_number"]
-        assert api.get(f"/api/v1/applications/{body['id']}", **bearer(world["other_citizen"])).status_code == 404
+        assert (
+            api.get(
+                f"/api/v1/applications/{body['id']}", **bearer(world["other_citizen"])
+            ).status_code
+            == 404
+        )
 
     def test_idempotency_key_header(self, world: dict[str, Any], api: Client) -> None:
         headers = {**bearer(world["citizen"]), "HTTP_IDEMPOTENCY_KEY": "retry-me"}
@@ -143,11 +195,21 @@ class TestApplications:
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json()["id"] == second.json()["id"]
         assert Case.objects.count() == 1
-        conflict = post(api, "/api/v1/applications", application_body(world, form={**f.VALID_FORM, "reason": "改"}), **headers)
+        conflict = post(
+            api,
+            "/api/v1/applications",
+            application_body(world, form={**f.VALID_FORM, "reason": "改"}),
+            **headers,
+        )
         assert (conflict.status_code, conflict.json()["code"]) == (409, "idempotency_key_reused")
 
     def test_field_errors(self, world: dict[str, Any], api: Client) -> None:
-        response = post(api, "/api/v1/applications", application_body(world, form={"reason": ""}), **bearer(world["citizen"]))
+        response = post(
+            api,
+            "/api/v1/applications",
+            application_body(world, form={"reason": ""}),
+            **bearer(world["citizen"]),
+        )
         assert response.status_code == 422
         body = response.json()
         assert body["code"] == "form_invalid"
@@ -164,19 +226,28 @@ class TestApplications:
     )
     def test_malformed_bodies_are_422(self, world: dict[str, Any], api: Client, body: Any) -> None:
         data = body if isinstance(body, str) else json.dumps(body)
-        response = api.post("/api/v1/applications", data=data, content_type="application/json", **bearer(world["citizen"]))
+        response = api.post(
+            "/api/v1/applications",
+            data=data,
+            content_type="application/json",
+            **bearer(world["citizen"]),
+        )
         assert response.status_code in (400, 422)
         assert set(response.json()) == {"code", "message", "fields"}
 
     def test_bad_base64(self, world: dict[str, Any], api: Client) -> None:
-        body = application_body(world, materials=[{"material_code": "M01", "filename": "a", "content_base64": "***"}])
+        body = application_body(
+            world, materials=[{"material_code": "M01", "filename": "a", "content_base64": "***"}]
+        )
         response = post(api, "/api/v1/applications", body, **bearer(world["citizen"]))
         assert (response.status_code, response.json()["code"]) == (422, "material_encoding")
 
 
 class TestStaffApi:
     def _submit(self, world: dict[str, Any], api: Client) -> str:
-        response = post(api, "/api/v1/applications", application_body(world), **bearer(world["citizen"]))
+        response = post(
+            api, "/api/v1/applications", application_body(world), **bearer(world["citizen"])
+        )
         return response.json()["cases"][0]["id"]
 
     def test_queue_is_masked_and_scoped(self, world: dict[str, Any], api: Client) -> None:
@@ -186,12 +257,17 @@ class TestStaffApi:
         row = queue["items"][0]
         assert row["applicant_name"] == "李*"
         citizen = world["citizen"].citizen
-        assert row["applicant_id_number"] == citizen.id_number[:6] + "********" + citizen.id_number[-4:]
+        assert (
+            row["applicant_id_number"]
+            == citizen.id_number[:6] + "********" + citizen.id_number[-4:]
+        )
         for outsider in ("other_department_staff", "other_region_staff", "narrow_scope_staff"):
             assert api.get("/api/v1/cases", **bearer(world[outsider])).json()["count"] == 0
         assert api.get("/api/v1/cases", **bearer(world["citizen"])).status_code == 403
 
-    def test_detail_unmasked_for_handler_and_audited(self, world: dict[str, Any], api: Client) -> None:
+    def test_detail_unmasked_for_handler_and_audited(
+        self, world: dict[str, Any], api: Client
+    ) -> None:
         case_id = self._submit(world, api)
         response = api.get(f"/api/v1/cases/{case_id}", **bearer(world["clerk"]))
         assert response.json()["applicant_id_number"] == world["citizen"].citizen.id_number
@@ -199,14 +275,26 @@ class TestStaffApi:
         record = AuditRecord.objects.filter(action="case.view_unmasked").get()
         assert record.object_id == case_id
         assert record.actor == f"staff:{world['clerk'].user.pk}"
-        assert api.get(f"/api/v1/cases/{case_id}", **bearer(world["other_department_staff"])).status_code == 404
+        assert (
+            api.get(
+                f"/api/v1/cases/{case_id}", **bearer(world["other_department_staff"])
+            ).status_code
+            == 404
+        )
 
     def test_transitions_end_to_end(self, world: dict[str, Any], api: Client) -> None:
         case_id = self._submit(world, api)
         url = f"/api/v1/cases/{case_id}/transitions"
-        assert post(api, url, {"action": "accept"}, **bearer(world["clerk"])).json()["status"] == "accepted"
+        assert (
+            post(api, url, {"action": "accept"}, **bearer(world["clerk"])).json()["status"]
+            == "accepted"
+        )
         reviewer = bearer(world["reviewer"])
-        for action, status in (("start_review", "under_review"), ("approve", "approved"), ("complete", "completed")):
+        for action, status in (
+            ("start_review", "under_review"),
+            ("approve", "approved"),
+            ("complete", "completed"),
+        ):
             response = post(api, url, {"action": action, "comment": "同意"}, **reviewer)
             assert (response.status_code, response.json()["status"]) == (200, status)
         mine = api.get("/api/v1/applications", **bearer(world["citizen"])).json()["items"][0]
@@ -230,6 +318,11 @@ class TestStaffApi:
 
     def test_other_region_cannot_act(self, world: dict[str, Any], api: Client) -> None:
         case_id = self._submit(world, api)
-        response = post(api, f"/api/v1/cases/{case_id}/transitions", {"action": "accept"}, **bearer(world["other_region_staff"]))
+        response = post(
+            api,
+            f"/api/v1/cases/{case_id}/transitions",
+            {"action": "accept"},
+            **bearer(world["other_region_staff"]),
+        )
         assert response.status_code == 404
         assert Case.objects.get(pk=case_id).status == CaseStatus.SUBMITTED

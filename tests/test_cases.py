@@ -10,7 +10,12 @@ import time_machine
 
 from tongban.cases.deadlines import DeadlineColour, deadline_colour
 from tongban.cases.models import Application, Case, CaseStatus, CaseTransition, MaterialSubmission
-from tongban.cases.services import UploadedMaterial, application_submit, case_resubmit, case_transition
+from tongban.cases.services import (
+    UploadedMaterial,
+    application_submit,
+    case_resubmit,
+    case_transition,
+)
 from tongban.catalog.models import ServiceItem
 from tongban.catalog.services import item_publish
 from tongban.core.audit import audit_verify
@@ -36,10 +41,19 @@ def submit(world: dict[str, Any], **overrides: Any) -> Any:
 
 
 def walk(world: dict[str, Any], case: Case, *actions: str) -> Case:
-    actors = {"accept": "clerk", "reject": "clerk", "request_correction": "clerk", "complete": "reviewer",
-              "start_review": "reviewer", "approve": "reviewer", "deny": "reviewer"}
+    actors = {
+        "accept": "clerk",
+        "reject": "clerk",
+        "request_correction": "clerk",
+        "complete": "reviewer",
+        "start_review": "reviewer",
+        "approve": "reviewer",
+        "deny": "reviewer",
+    }
     for action in actions:
-        case = case_transition(actor=world[actors[action]], case_id=case.pk, action=action, comment="意见")
+        case = case_transition(
+            actor=world[actors[action]], case_id=case.pk, action=action, comment="意见"
+        )
     return case
 
 
@@ -47,7 +61,11 @@ class TestStateMachine:
     def test_happy_path_records_every_step(self, world: dict[str, Any], submitted: Case) -> None:
         case = walk(world, submitted, "accept", "start_review", "approve", "complete")
         assert case.status == CaseStatus.COMPLETED
-        steps = list(CaseTransition.objects.filter(case=case).values_list("action", "from_status", "to_status", "actor_role"))
+        steps = list(
+            CaseTransition.objects.filter(case=case).values_list(
+                "action", "from_status", "to_status", "actor_role"
+            )
+        )
         assert steps == [
             ("submit", "", "submitted", "applicant"),
             ("accept", "submitted", "accepted", "intake"),
@@ -59,15 +77,22 @@ class TestStateMachine:
         assert audit_verify().ok
 
     def test_denied_case_completes(self, world: dict[str, Any], submitted: Case) -> None:
-        assert walk(world, submitted, "accept", "start_review", "deny", "complete").status == CaseStatus.COMPLETED
+        assert (
+            walk(world, submitted, "accept", "start_review", "deny", "complete").status
+            == CaseStatus.COMPLETED
+        )
 
     def test_reject_requires_a_reason(self, world: dict[str, Any], submitted: Case) -> None:
         with pytest.raises(InvalidInput) as error:
-            case_transition(actor=world["clerk"], case_id=submitted.pk, action="reject", comment="  ")
+            case_transition(
+                actor=world["clerk"], case_id=submitted.pk, action="reject", comment="  "
+            )
         assert error.value.code == "comment_required"
         assert Case.objects.get(pk=submitted.pk).status == CaseStatus.SUBMITTED
 
-    def test_illegal_transition_changes_nothing(self, world: dict[str, Any], submitted: Case) -> None:
+    def test_illegal_transition_changes_nothing(
+        self, world: dict[str, Any], submitted: Case
+    ) -> None:
         before_steps = CaseTransition.objects.count()
         with pytest.raises(Conflict) as error:
             case_transition(actor=world["reviewer"], case_id=submitted.pk, action="approve")
@@ -77,7 +102,11 @@ class TestStateMachine:
         assert (case.status, case.version, case.accepted_on) == (CaseStatus.SUBMITTED, 0, None)
         assert CaseTransition.objects.count() == before_steps
         denial = AuditRecord.objects.order_by("-sequence").first()
-        assert (denial.action, denial.outcome, denial.detail["code"]) == ("case.approve", "denied", "illegal_transition")
+        assert (denial.action, denial.outcome, denial.detail["code"]) == (
+            "case.approve",
+            "denied",
+            "illegal_transition",
+        )
 
     def test_role_is_required(self, world: dict[str, Any], submitted: Case) -> None:
         with pytest.raises(PermissionDenied) as error:
@@ -85,37 +114,62 @@ class TestStateMachine:
         assert error.value.code == "role_required"
         assert Case.objects.get(pk=submitted.pk).status == CaseStatus.SUBMITTED
 
-    def test_status_cannot_be_assigned_directly(self, world: dict[str, Any], submitted: Case) -> None:
+    def test_status_cannot_be_assigned_directly(
+        self, world: dict[str, Any], submitted: Case
+    ) -> None:
         case = Case.objects.get(pk=submitted.pk)
         with pytest.raises(AttributeError):
             case.status = CaseStatus.APPROVED
 
     def test_stale_version_is_refused(self, world: dict[str, Any], submitted: Case) -> None:
         with pytest.raises(Conflict) as error:
-            case_transition(actor=world["clerk"], case_id=submitted.pk, action="accept", expected_version=7)
+            case_transition(
+                actor=world["clerk"], case_id=submitted.pk, action="accept", expected_version=7
+            )
         assert error.value.code == "stale_case"
 
     def test_correction_and_resubmission(self, world: dict[str, Any], submitted: Case) -> None:
-        case_transition(actor=world["clerk"], case_id=submitted.pk, action="request_correction", comment="请补充结婚证；迁入日期有误")
+        case_transition(
+            actor=world["clerk"],
+            case_id=submitted.pk,
+            action="request_correction",
+            comment="请补充结婚证；迁入日期有误",
+        )
         case = case_resubmit(
-            actor=world["citizen"], case_id=submitted.pk,
+            actor=world["citizen"],
+            case_id=submitted.pk,
             form_data={**f.VALID_FORM, "move_date": "2026-12-15"},
             materials=[UploadedMaterial("M02", "marriage.png", f.PNG)],
         )
         assert case.status == CaseStatus.RESUBMITTED
         assert case.application.form_data["move_date"] == "2026-12-15"
-        assert sorted(case.application.materials.values_list("material_code", flat=True)) == ["M01", "M02"]
+        assert sorted(case.application.materials.values_list("material_code", flat=True)) == [
+            "M01",
+            "M02",
+        ]
         assert walk(world, case, "accept").status == CaseStatus.ACCEPTED
 
     def test_other_citizen_cannot_resubmit(self, world: dict[str, Any], submitted: Case) -> None:
-        case_transition(actor=world["clerk"], case_id=submitted.pk, action="request_correction", comment="补充")
+        case_transition(
+            actor=world["clerk"], case_id=submitted.pk, action="request_correction", comment="补充"
+        )
         with pytest.raises(NotFound):
-            case_resubmit(actor=world["other_citizen"], case_id=submitted.pk, form_data=dict(f.VALID_FORM), materials=[])
+            case_resubmit(
+                actor=world["other_citizen"],
+                case_id=submitted.pk,
+                form_data=dict(f.VALID_FORM),
+                materials=[],
+            )
 
 
 class TestScope:
-    @pytest.mark.parametrize("outsider", ["other_department_staff", "other_region_staff", "narrow_scope_staff", "citizen"])
-    def test_outsiders_get_not_found_and_nothing_changes(self, world: dict[str, Any], submitted: Case, outsider: str) -> None:
+    @pytest.mark.parametrize(
+        "outsider",
+        ["other_department_staff", "other_region_staff", "narrow_scope_staff", "citizen"],
+    )
+    def test_outsiders_get_not_found_and_nothing_changes(
+        self, world: dict[str, Any], submitted: Case, outsider: str
+    ) -> None:
         with pytest.raises(NotFound):
             case_transition(actor=world[outsider], case_id=submitted.pk, action="accept")
         assert Case.objects.get(pk=submitted.pk).status == CaseStatus.SUBMITTED
@@ -135,7 +189,9 @@ class TestScope:
 
 
 class TestDeadlines:
-    def test_deadline_is_counted_in_working_days_from_acceptance(self, world: dict[str, Any]) -> None:
+    def test_deadline_is_counted_in_working_days_from_acceptance(
+        self, world: dict[str, Any]
+    ) -> None:
         with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
             case = submit(world).case
             case = walk(world, case, "accept")
@@ -145,7 +201,9 @@ class TestDeadlines:
         assert case.deadline_is_estimated is False
         calendar = Calendar.load()
         assert deadline_colour(case, calendar, date(2026, 10, 8)) == DeadlineColour.NORMAL
-        assert deadline_colour(case, calendar, date(2026, 10, 12)) == DeadlineColour.YELLOW  # 4 of 5 used
+        assert (
+            deadline_colour(case, calendar, date(2026, 10, 12)) == DeadlineColour.YELLOW
+        )  # 4 of 5 used
         assert deadline_colour(case, calendar, date(2026, 10, 13)) == DeadlineColour.YELLOW
         assert deadline_colour(case, calendar, date(2026, 10, 14)) == DeadlineColour.RED
 
@@ -162,7 +220,9 @@ class TestDeadlines:
 
 
 class TestVersions:
-    def test_editing_an_item_never_changes_a_case_in_flight(self, world: dict[str, Any], submitted: Case) -> None:
+    def test_editing_an_item_never_changes_a_case_in_flight(
+        self, world: dict[str, Any], submitted: Case
+    ) -> None:
         item: ServiceItem = world["item"]
         old_version = submitted.item_version
         item.committed_limit_days = 2
@@ -177,7 +237,9 @@ class TestVersions:
         assert later.item_version.number == new_version.number
         with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
             accepted = walk(world, case, "accept")
-        assert accepted.committed_deadline == date(2026, 10, 13)  # still 5 days, from its own version
+        assert accepted.committed_deadline == date(
+            2026, 10, 13
+        )  # still 5 days, from its own version
 
     def test_publishing_unchanged_item_makes_no_version(self, world: dict[str, Any]) -> None:
         item = world["item"]
@@ -187,7 +249,16 @@ class TestVersions:
 class TestSubmission:
     def test_form_errors_are_per_field_in_chinese(self, world: dict[str, Any]) -> None:
         with pytest.raises(InvalidInput) as error:
-            submit(world, form_data={"reason": "x" * 51, "household_size": 0, "category": "其他", "spouse_id_number": "123", "extra": 1})
+            submit(
+                world,
+                form_data={
+                    "reason": "x" * 51,
+                    "household_size": 0,
+                    "category": "其他",
+                    "spouse_id_number": "123",
+                    "extra": 1,
+                },
+            )
         assert error.value.fields == {
             "reason": "“申请事由”不能超过 50 个字",
             "move_date": "请填写“迁入日期”",
@@ -206,7 +277,9 @@ class TestSubmission:
 
     def test_type_is_sniffed_from_content_not_name(self, world: dict[str, Any]) -> None:
         with pytest.raises(InvalidInput) as error:
-            submit(world, materials=[UploadedMaterial("M01", "id.pdf", b"MZ\x90\x00 this is an exe")])
+            submit(
+                world, materials=[UploadedMaterial("M01", "id.pdf", b"MZ\x90\x00 this is an exe")]
+            )
         assert error.value.code == "material_type_not_allowed"
         ok = submit(world, materials=[UploadedMaterial("M01", "photo.exe", f.PNG)])
         assert ok.application.materials.get().content_type == "image/png"
@@ -226,7 +299,13 @@ class TestSubmission:
 
     def test_unknown_material_code(self, world: dict[str, Any]) -> None:
         with pytest.raises(InvalidInput) as error:
-            submit(world, materials=[UploadedMaterial("M01", "a.pdf", f.PDF), UploadedMaterial("M99", "b.pdf", f.PDF)])
+            submit(
+                world,
+                materials=[
+                    UploadedMaterial("M01", "a.pdf", f.PDF),
+                    UploadedMaterial("M99", "b.pdf", f.PDF),
+                ],
+            )
         assert error.value.code == "material_unknown"
 
     def test_staff_cannot_apply(self, world: dict[str, Any]) -> None:

@@ -52,7 +52,11 @@ class TestUscc:
 
     @pytest.mark.parametrize(
         ("code", "reason"),
-        [("9111000060003734", "uscc_length"), ("91110000600037341I", "uscc_format"), ("91110000600037341M", "uscc_checksum")],
+        [
+            ("9111000060003734", "uscc_length"),
+            ("91110000600037341I", "uscc_format"),
+            ("91110000600037341M", "uscc_checksum"),
+        ],
     )
     def test_rejections(self, code: str, reason: str) -> None:
         with pytest.raises(InvalidInput) as error:
@@ -67,7 +71,10 @@ class TestMasking:
     def test_phone(self) -> None:
         assert mask("13800138000", "phone") == "138****8000"
 
-    @pytest.mark.parametrize(("name", "masked"), [("张", "*"), ("张三", "张*"), ("欧阳明", "欧*明"), ("司马相如", "司**如")])
+    @pytest.mark.parametrize(
+        ("name", "masked"),
+        [("张", "*"), ("张三", "张*"), ("欧阳明", "欧*明"), ("司马相如", "司**如")],
+    )
     def test_name(self, name: str, masked: str) -> None:
         assert mask(name, "name") == masked
 
@@ -124,8 +131,14 @@ class TestWorkingDays:
         calendar_seed_year(year=2026)
         calendar = Calendar.load()
         published = {
-            date(2026, 2, 14): True, date(2026, 2, 16): False, date(2026, 2, 23): False, date(2026, 2, 28): True,
-            date(2026, 9, 20): True, date(2026, 9, 25): False, date(2026, 10, 7): False, date(2026, 10, 10): True,
+            date(2026, 2, 14): True,
+            date(2026, 2, 16): False,
+            date(2026, 2, 23): False,
+            date(2026, 2, 28): True,
+            date(2026, 9, 20): True,
+            date(2026, 9, 25): False,
+            date(2026, 10, 7): False,
+            date(2026, 10, 10): True,
         }
         assert {day: calendar.is_workday(day) for day in published} == published
         assert calendar.working_days_between(date(2026, 9, 30), date(2026, 10, 8)) == 1
@@ -151,7 +164,10 @@ class TestDivisions:
 @pytest.mark.django_db
 class TestAuditChain:
     def _three(self) -> list[AuditRecord]:
-        return [audit_record_append(actor="t", action=f"a{i}", object_type="x", object_id=str(i)) for i in range(3)]
+        return [
+            audit_record_append(actor="t", action=f"a{i}", object_type="x", object_id=str(i))
+            for i in range(3)
+        ]
 
     def test_intact_chain_verifies(self) -> None:
         self._three()
@@ -177,8 +193,12 @@ class TestAuditChain:
         records = self._three()
         # Swap the contents of #2 and #3 while keeping their sequence numbers.
         a, b = AuditRecord.objects.get(pk=records[1].pk), AuditRecord.objects.get(pk=records[2].pk)
-        AuditRecord.objects.filter(pk=a.pk).update(action=b.action, object_id=b.object_id, record_hash="tmp")
-        AuditRecord.objects.filter(pk=b.pk).update(action=a.action, object_id=a.object_id, record_hash=a.record_hash)
+        AuditRecord.objects.filter(pk=a.pk).update(
+            action=b.action, object_id=b.object_id, record_hash="tmp"
+        )
+        AuditRecord.objects.filter(pk=b.pk).update(
+            action=a.action, object_id=a.object_id, record_hash=a.record_hash
+        )
         AuditRecord.objects.filter(pk=a.pk).update(record_hash=b.record_hash)
         report = audit_verify()
         assert (report.ok, report.first_bad_sequence) == (False, 2)

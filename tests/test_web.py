@@ -21,14 +21,19 @@ pytestmark = pytest.mark.django_db
 
 def staff_client(actor: Any) -> Client:
     client = Client()
-    response = client.post("/workbench/login/", {"username": actor.user.username, "password": f.PASSWORD, "otp": f.otp_now()})
+    response = client.post(
+        "/workbench/login/",
+        {"username": actor.user.username, "password": f.PASSWORD, "otp": f.otp_now()},
+    )
     assert response.status_code == 302, response.content.decode()[:500]
     return client
 
 
 def citizen_client(actor: Any) -> Client:
     client = Client()
-    response = client.post("/login/", {"method": "password", "phone": actor.citizen.phone, "password": f.PASSWORD})
+    response = client.post(
+        "/login/", {"method": "password", "phone": actor.citizen.phone, "password": f.PASSWORD}
+    )
     assert response.status_code == 302
     return client
 
@@ -57,7 +62,11 @@ class TestPortal:
         response = client.post(url, {"reason": "", "submission_token": "t1"})
         body = response.content.decode()
         assert response.status_code == 422
-        assert 'aria-invalid="true"' in body and "请填写“申请事由”" in body and "必要材料，请上传" in body
+        assert (
+            'aria-invalid="true"' in body
+            and "请填写“申请事由”" in body
+            and "必要材料，请上传" in body
+        )
         assert Case.objects.count() == 0
 
     def test_apply_through_the_portal(self, world: dict[str, Any]) -> None:
@@ -65,7 +74,11 @@ class TestPortal:
 
         client = citizen_client(world["citizen"])
         url = f"/items/{world['item'].implementation_code}/apply/"
-        data = {**f.VALID_FORM, "submission_token": "tok-1", "material_M01": SimpleUploadedFile("id.pdf", f.PDF)}
+        data = {
+            **f.VALID_FORM,
+            "submission_token": "tok-1",
+            "material_M01": SimpleUploadedFile("id.pdf", f.PDF),
+        }
         response = client.post(url, data)
         assert response.status_code == 302
         case = Case.objects.get()
@@ -77,7 +90,9 @@ class TestPortal:
         page = client.get(f"/me/cases/{case.pk}/").content.decode()
         assert "已提交" in page and case.case_number in page
 
-    def test_other_citizen_cannot_see_a_case_or_its_material(self, world: dict[str, Any], submitted: Case) -> None:
+    def test_other_citizen_cannot_see_a_case_or_its_material(
+        self, world: dict[str, Any], submitted: Case
+    ) -> None:
         owner = citizen_client(world["citizen"])
         other = citizen_client(world["other_citizen"])
         material = submitted.application.materials.get()
@@ -93,15 +108,28 @@ class TestPortal:
             client.post("/login/", {"method": "send_code", "phone": phone})
         message = SmsMessage.objects.get(phone=phone)
         code = message.text.split("验证码是 ")[1][:6]
-        assert client.post("/login/", {"method": "sms", "phone": phone, "code": "000000" if code != "000000" else "111111"}).status_code == 401
+        assert (
+            client.post(
+                "/login/",
+                {
+                    "method": "sms",
+                    "phone": phone,
+                    "code": "000000" if code != "000000" else "111111",
+                },
+            ).status_code
+            == 401
+        )
         response = client.post("/login/", {"method": "sms", "phone": phone, "code": code})
         assert response.status_code == 302
         assert OneTimeCode.objects.get().used is True
         # A used code cannot be replayed.
-        assert Client().post("/login/", {"method": "sms", "phone": phone, "code": code}).status_code == 401
+        assert (
+            Client().post("/login/", {"method": "sms", "phone": phone, "code": code}).status_code
+            == 401
+        )
 
     @staticmethod
-    def captureOnCommit() -> Any:  # noqa: N802
+    def captureOnCommit() -> Any:
         from django.test import TestCase
 
         return TestCase.captureOnCommitCallbacks(execute=True)
@@ -110,46 +138,72 @@ class TestPortal:
         client = Client()
         client.get("/login/")
         client.cookies["sessionid"] = "attacker-fixed-session"
-        client.post("/login/", {"method": "password", "phone": world["citizen"].citizen.phone, "password": f.PASSWORD})
+        client.post(
+            "/login/",
+            {"method": "password", "phone": world["citizen"].citizen.phone, "password": f.PASSWORD},
+        )
         assert client.cookies["sessionid"].value != "attacker-fixed-session"
 
 
 class TestWorkbench:
     def test_staff_login_needs_totp(self, world: dict[str, Any]) -> None:
-        response = Client().post("/workbench/login/", {"username": world["clerk"].user.username, "password": f.PASSWORD, "otp": "000000"})
+        response = Client().post(
+            "/workbench/login/",
+            {"username": world["clerk"].user.username, "password": f.PASSWORD, "otp": "000000"},
+        )
         assert response.status_code == 401
 
     def test_citizen_session_cannot_open_workbench(self, world: dict[str, Any]) -> None:
         response = citizen_client(world["citizen"]).get("/workbench/")
         assert response.status_code == 302
 
-    def test_queue_masks_and_detail_reveals_with_audit(self, world: dict[str, Any], submitted: Case) -> None:
+    def test_queue_masks_and_detail_reveals_with_audit(
+        self, world: dict[str, Any], submitted: Case
+    ) -> None:
         client = staff_client(world["clerk"])
         citizen = world["citizen"].citizen
         queue = client.get("/workbench/").content.decode()
         assert "李*" in queue and citizen.id_number not in queue and submitted.case_number in queue
         detail = client.get(f"/workbench/cases/{submitted.pk}/").content.decode()
         assert citizen.id_number in detail and "李明" in detail
-        assert AuditRecord.objects.filter(action="case.view_unmasked", object_id=str(submitted.pk)).count() == 1
+        assert (
+            AuditRecord.objects.filter(
+                action="case.view_unmasked", object_id=str(submitted.pk)
+            ).count()
+            == 1
+        )
 
     def test_action_buttons_move_the_case(self, world: dict[str, Any], submitted: Case) -> None:
         client = staff_client(world["clerk"])
-        response = client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept", "version": "0"})
+        response = client.post(
+            f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept", "version": "0"}
+        )
         assert response.status_code == 302
         assert Case.objects.get(pk=submitted.pk).status == CaseStatus.ACCEPTED
         # A second click with the stale version is refused, nothing changes.
-        client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept", "version": "0"})
+        client.post(
+            f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept", "version": "0"}
+        )
         assert Case.objects.get(pk=submitted.pk).version == 1
 
     def test_out_of_scope_case_is_404(self, world: dict[str, Any], submitted: Case) -> None:
         client = staff_client(world["other_department_staff"])
         assert client.get(f"/workbench/cases/{submitted.pk}/").status_code == 404
-        assert client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept"}).status_code == 404
-        assert client.get(f"/materials/{submitted.application.materials.get().pk}/").status_code == 404
+        assert (
+            client.post(
+                f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept"}
+            ).status_code
+            == 404
+        )
+        assert (
+            client.get(f"/materials/{submitted.application.materials.get().pk}/").status_code == 404
+        )
 
     def test_csrf_is_enforced(self, world: dict[str, Any], submitted: Case) -> None:
         client = Client(enforce_csrf_checks=True)
-        response = client.post("/login/", {"method": "password", "phone": "13800000000", "password": "x"})
+        response = client.post(
+            "/login/", {"method": "password", "phone": "13800000000", "password": "x"}
+        )
         assert response.status_code == 403
 
     def test_yellow_and_red_filters(self, world: dict[str, Any]) -> None:
@@ -158,13 +212,21 @@ class TestWorkbench:
         from tongban.cases.services import UploadedMaterial, application_submit, case_transition
 
         with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
-            case = application_submit(actor=world["citizen"], item_code=world["item"].implementation_code,
-                                      form_data=dict(f.VALID_FORM), materials=[UploadedMaterial("M01", "a.pdf", f.PDF)]).case
+            case = application_submit(
+                actor=world["citizen"],
+                item_code=world["item"].implementation_code,
+                form_data=dict(f.VALID_FORM),
+                materials=[UploadedMaterial("M01", "a.pdf", f.PDF)],
+            ).case
             case_transition(actor=world["clerk"], case_id=case.pk, action="accept")
         client = staff_client(world["clerk"])
         with time_machine.travel("2026-10-14 10:00 +0800", tick=False):
-            red = client.get("/workbench/", {"colour": "red"}, HTTP_HX_REQUEST="true").content.decode()
-            yellow = client.get("/workbench/", {"colour": "yellow"}, HTTP_HX_REQUEST="true").content.decode()
+            red = client.get(
+                "/workbench/", {"colour": "red"}, HTTP_HX_REQUEST="true"
+            ).content.decode()
+            yellow = client.get(
+                "/workbench/", {"colour": "yellow"}, HTTP_HX_REQUEST="true"
+            ).content.decode()
         assert case.case_number in red and "已超期" in red
         assert case.case_number not in yellow
 
@@ -193,9 +255,14 @@ class TestAdminScope:
         client = staff_client(admin)
         listing = client.get("/admin/catalog/serviceitem/").content.decode()
         assert world["item"].name in listing and "杭州事项" not in listing
-        assert client.get(f"/admin/catalog/serviceitem/{zhejiang_item.pk}/change/").status_code in (302, 404)
+        assert client.get(f"/admin/catalog/serviceitem/{zhejiang_item.pk}/change/").status_code in (
+            302,
+            404,
+        )
 
-    def test_admin_edit_publishes_a_new_version(self, world: dict[str, Any], submitted: Case) -> None:
+    def test_admin_edit_publishes_a_new_version(
+        self, world: dict[str, Any], submitted: Case
+    ) -> None:
         admin = f.staff(f.department("440000", "广东省政务服务数据管理局"), [StaffRole.ADMIN])
         client = staff_client(admin)
         item = world["item"]
@@ -207,20 +274,35 @@ class TestAdminScope:
         data = {k: ("" if v is None else v) for k, v in data.items()}
         import json
 
-        data.update({
-            "name": "户口迁入登记（2027版）", "committed_limit_days": 3, "form_schema": json.dumps(item.form_schema, ensure_ascii=False),
-            "service_objects": json.dumps(item.service_objects), "themes": json.dumps(item.themes),
-            "department": item.department_id, "division": item.division_id, "is_published": "on",
-            "materials-TOTAL_FORMS": "2", "materials-INITIAL_FORMS": "2", "materials-MIN_NUM_FORMS": "0", "materials-MAX_NUM_FORMS": "1000",
-        })
+        data.update(
+            {
+                "name": "户口迁入登记（2027版）",
+                "committed_limit_days": 3,
+                "form_schema": json.dumps(item.form_schema, ensure_ascii=False),
+                "service_objects": json.dumps(item.service_objects),
+                "themes": json.dumps(item.themes),
+                "department": item.department_id,
+                "division": item.division_id,
+                "is_published": "on",
+                "materials-TOTAL_FORMS": "2",
+                "materials-INITIAL_FORMS": "2",
+                "materials-MIN_NUM_FORMS": "0",
+                "materials-MAX_NUM_FORMS": "1000",
+            }
+        )
         data.pop("cross_province", None)
         for index, material in enumerate(item.materials.order_by("order")):
-            data.update({
-                f"materials-{index}-id": material.pk, f"materials-{index}-item": item.pk, f"materials-{index}-order": material.order,
-                f"materials-{index}-code": material.code, f"materials-{index}-name": material.name,
-                f"materials-{index}-material_type": material.material_type,
-                **({f"materials-{index}-is_mandatory": "on"} if material.is_mandatory else {}),
-            })
+            data.update(
+                {
+                    f"materials-{index}-id": material.pk,
+                    f"materials-{index}-item": item.pk,
+                    f"materials-{index}-order": material.order,
+                    f"materials-{index}-code": material.code,
+                    f"materials-{index}-name": material.name,
+                    f"materials-{index}-material_type": material.material_type,
+                    **({f"materials-{index}-is_mandatory": "on"} if material.is_mandatory else {}),
+                }
+            )
         response = client.post(url, data)
         assert response.status_code == 302, response.content.decode()[:3000]
         item.refresh_from_db()
@@ -230,36 +312,63 @@ class TestAdminScope:
 
     def test_calendar_warning_for_unofficial_year(self, world: dict[str, Any]) -> None:
         import time_machine
-
         from django.contrib.auth import get_user_model
 
         get_user_model().objects.create_superuser("root", password=f.PASSWORD)
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        TOTPDevice.objects.create(user=get_user_model().objects.get(username="root"), name="d", confirmed=True, key=f.TOTP_KEY)
+        TOTPDevice.objects.create(
+            user=get_user_model().objects.get(username="root"),
+            name="d",
+            confirmed=True,
+            key=f.TOTP_KEY,
+        )
         client = Client()
         with time_machine.travel("2026-12-01 10:00 +0800", tick=True):
-            assert client.post("/workbench/login/", {"username": "root", "password": f.PASSWORD, "otp": f.otp_now()}).status_code == 302
+            assert (
+                client.post(
+                    "/workbench/login/",
+                    {"username": "root", "password": f.PASSWORD, "otp": f.otp_now()},
+                ).status_code
+                == 302
+            )
             page = client.get("/admin/core/holiday/").content.decode()
         assert "2027" in page and "尚无官方节假日安排" in page
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production",
-           "SECRET_KEY": "p" * 30 + "Q9!x" * 10, "ALLOWED_HOSTS": "zwfw.example.gov.cn"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production",
+        "SECRET_KEY": "p" * 30 + "Q9!x" * 10,
+        "ALLOWED_HOSTS": "zwfw.example.gov.cn",
+    }
     env.pop("DATABASE_URL", None)
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_a_missing_secret_key() -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production", "SECRET_KEY": ""}
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "django", "check"], env=env, capture_output=True, text=True, timeout=120, check=False
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production",
+        "SECRET_KEY": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr

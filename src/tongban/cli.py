@@ -29,21 +29,32 @@ def demo(args: argparse.Namespace) -> int:
     call_command("collectstatic", interactive=False, verbosity=0)
     accounts = seed_demo()
     base = f"http://{args.host}:{args.port}"
-    print("\n通办 Tongban demo — 演示环境 (SQLite: var/tongban.sqlite3)\n")  # noqa: T201
-    print(f"  门户 Portal      {base}/")  # noqa: T201
-    print(f"  工作台 Workbench {base}/workbench/")  # noqa: T201
-    print(f"  后台 Admin       {base}/admin/")  # noqa: T201
-    print(f"  API docs         {base}/api/docs   OpenAPI {base}/api/openapi.json\n")  # noqa: T201
-    print("  演示账号 Demo accounts (staff also need a TOTP code: `tongban totp USERNAME`):")  # noqa: T201
+    print("\n通办 Tongban demo — 演示环境 (SQLite: var/tongban.sqlite3)\n")
+    print(f"  门户 Portal      {base}/")
+    print(f"  工作台 Workbench {base}/workbench/")
+    print(f"  后台 Admin       {base}/admin/")
+    print(f"  API docs         {base}/api/docs   OpenAPI {base}/api/openapi.json\n")
+    print("  演示账号 Demo accounts (staff also need a TOTP code: `tongban totp USERNAME`):")
     for account in accounts:
-        print(f"    {account.username:<18} {account.password:<18} {account.role}  {account.note}")  # noqa: T201
-    print(flush=True)  # noqa: T201
+        print(f"    {account.username:<18} {account.password:<18} {account.role}  {account.note}")
+    print(flush=True)
     if args.no_serve:
         return 0
     command = [
-        sys.executable, "-m", "gunicorn", "tongban.config.wsgi:application",
-        "--bind", f"{args.host}:{args.port}", "--workers", "2", "--threads", "4",
-        "--access-logfile", "-", "--graceful-timeout", "5",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "tongban.config.wsgi:application",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
     ]
     return subprocess.call(command, env=os.environ.copy())  # noqa: S603
 
@@ -53,7 +64,7 @@ def audit(args: argparse.Namespace) -> int:
     from tongban.core.audit import audit_verify
 
     report = audit_verify()
-    print(report.describe())  # noqa: T201
+    print(report.describe())
     return 0 if report.ok else 1
 
 
@@ -65,9 +76,9 @@ def totp(args: argparse.Namespace) -> int:
 
     device = TOTPDevice.objects.filter(user__username=args.username, confirmed=True).first()
     if device is None:
-        print(f"no TOTP device for {args.username}", file=sys.stderr)  # noqa: T201
+        print(f"no TOTP device for {args.username}", file=sys.stderr)
         return 1
-    print(f"{totp_code(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}")  # noqa: T201
+    print(f"{totp_code(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}")
     return 0
 
 

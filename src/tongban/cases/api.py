@@ -1,4 +1,3 @@
-
 import base64
 import binascii
 from typing import Any
@@ -6,8 +5,8 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
-from ninja.responses import Status
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
 
 from tongban.core import clock
 from tongban.core.calendar import Calendar
@@ -28,7 +27,13 @@ from .schemas import (
     TransitionIn,
 )
 from .selectors import case_for_staff, cases_for_applicant, cases_for_staff
-from .services import UploadedMaterial, application_submit, case_resubmit, case_reveal_personal_data, case_transition
+from .services import (
+    UploadedMaterial,
+    application_submit,
+    case_resubmit,
+    case_reveal_personal_data,
+    case_transition,
+)
 
 applications_router = Router(tags=["applications"])
 cases_router = Router(tags=["cases"])
@@ -41,7 +46,8 @@ def _decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
             content = base64.b64decode(material.content_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput(
-                "material_encoding", f"材料 {material.material_code} 的 content_base64 不是有效的 base64",
+                "material_encoding",
+                f"材料 {material.material_code} 的 content_base64 不是有效的 base64",
                 fields={material.material_code: "base64 无效"},
             ) from None
         uploads.append(UploadedMaterial(material.material_code, material.filename, content))
@@ -68,10 +74,17 @@ def _application_out(application: Application) -> dict[str, Any]:
 
 
 @applications_router.post(
-    "", response={201: ApplicationOut, 200: ApplicationOut, **error_responses(400, 401, 403, 404, 409, 422)}
+    "",
+    response={
+        201: ApplicationOut,
+        200: ApplicationOut,
+        **error_responses(400, 401, 403, 404, 409, 422),
+    },
 )
 def application_create(
-    request: HttpRequest, payload: ApplicationIn, idempotency_key: str | None = Header(default=None, alias="Idempotency-Key")
+    request: HttpRequest,
+    payload: ApplicationIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> Status[dict[str, Any]]:
     """提交申请。带 Idempotency-Key 时，重试同一申请返回首次结果 (200)，不会重复立案。"""
     result = application_submit(
@@ -91,13 +104,19 @@ def application_list(request: HttpRequest) -> list[dict[str, Any]]:
     """我的办件。"""
     calendar = Calendar.load()
     today = clock.today()
-    return [presenters.case_summary(case, calendar, today) for case in cases_for_applicant(user=request.auth)]
+    return [
+        presenters.case_summary(case, calendar, today)
+        for case in cases_for_applicant(user=request.auth)  # type: ignore[attr-defined]
+    ]
 
 
-@applications_router.get("/{application_id}", response={200: ApplicationOut, **error_responses(401, 404)})
+@applications_router.get(
+    "/{application_id}", response={200: ApplicationOut, **error_responses(401, 404)}
+)
 def application_detail(request: HttpRequest, application_id: UUID) -> dict[str, Any]:
     """申请详情与办理进度（仅申请人本人可见）。"""
-    application = Application.objects.filter(pk=application_id, applicant=request.auth).first()
+    owner = request.auth  # type: ignore[attr-defined]
+    application = Application.objects.filter(pk=application_id, applicant=owner).first()
     if application is None:
         raise NotFound("application_not_found", "申请不存在")
     return _application_out(application)
@@ -107,10 +126,15 @@ def application_detail(request: HttpRequest, application_id: UUID) -> dict[str, 
     "/{application_id}/cases/{case_id}/resubmission",
     response={200: ApplicationOut, **error_responses(401, 404, 409, 422)},
 )
-def application_resubmit(request: HttpRequest, application_id: UUID, case_id: UUID, payload: ResubmissionIn) -> dict[str, Any]:
+def application_resubmit(
+    request: HttpRequest, application_id: UUID, case_id: UUID, payload: ResubmissionIn
+) -> dict[str, Any]:
     """补正：按一次性告知的内容修改申请表并补交材料。"""
     case = case_resubmit(
-        actor=request_actor(request), case_id=case_id, form_data=payload.form, materials=_decode(payload.materials)
+        actor=request_actor(request),
+        case_id=case_id,
+        form_data=payload.form,
+        materials=_decode(payload.materials),
     )
     if case.application_id != application_id:
         raise NotFound("application_not_found", "申请不存在")
@@ -146,7 +170,10 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
         cases = cases.filter(case_number__icontains=filters.q)
     calendar = Calendar.load()
     today = clock.today()
-    rows = [{**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)} for case in cases]
+    rows = [
+        {**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)}
+        for case in cases
+    ]
     if filters.colour:
         rows = [row for row in rows if row["deadline_colour"] == filters.colour]
     return rows
@@ -175,12 +202,21 @@ def case_detail(request: HttpRequest, case_id: UUID) -> dict[str, Any]:
     return _staff_case(case, actor)
 
 
-@cases_router.post("/{case_id}/transitions", response={200: StaffCaseOut, **error_responses(400, 401, 403, 404, 409, 422)})
-def case_transition_create(request: HttpRequest, case_id: UUID, payload: TransitionIn) -> dict[str, Any]:
+@cases_router.post(
+    "/{case_id}/transitions",
+    response={200: StaffCaseOut, **error_responses(400, 401, 403, 404, 409, 422)},
+)
+def case_transition_create(
+    request: HttpRequest, case_id: UUID, payload: TransitionIn
+) -> dict[str, Any]:
     """办理操作：受理、不予受理、要求补正、开始审查、准予、不予许可、办结。"""
     actor = request_actor(request)
     case = case_transition(
-        actor=actor, case_id=case_id, action=payload.action, comment=payload.comment,
+        actor=actor,
+        case_id=case_id,
+        action=payload.action,
+        comment=payload.comment,
         expected_version=payload.expected_version,
     )
+    assert actor.staff is not None  # case_transition answers 404 to anyone else
     return _staff_case(case_for_staff(staff=actor.staff, case_id=case.pk), actor)

@@ -36,6 +36,6 @@ def deadline_colour(case: Case, calendar: Calendar, today: date) -> DeadlineColo
         return DeadlineColour.RED
     limit = case.item_version.committed_limit_days
     used = calendar.working_days_between(case.accepted_on, today)
-    if limit == 0 or used >= settings.TONGBAN["DEADLINE_YELLOW_RATIO"] * limit:
+    if limit == 0 or used >= float(settings.TONGBAN["DEADLINE_YELLOW_RATIO"]) * limit:
         return DeadlineColour.YELLOW
     return DeadlineColour.NORMAL

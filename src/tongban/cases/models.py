@@ -28,23 +28,32 @@ class Application(models.Model):
     """申请: what the applicant submitted, once (idempotent per applicant and key)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications"
+    )
     # Snapshot of who applied, as verified at submission (real name; ID number; phone).
     applicant_name = models.CharField("申请人", max_length=100)
     applicant_id_number = models.CharField("证件号码", max_length=18)
     applicant_phone = models.CharField("联系电话", max_length=11, blank=True)
-    enterprise = models.ForeignKey(Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="applications")
+    enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
     form_data = models.JSONField("申请表", default=dict)
     submitted_at = models.DateTimeField("提交时间")
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 — NULL: no key, never unique-clashes
     request_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = "申请"
         verbose_name_plural = "申请"
         constraints = [
-            models.UniqueConstraint(fields=["applicant", "idempotency_key"], name="application_idempotency_key_unique")
+            models.UniqueConstraint(
+                fields=["applicant", "idempotency_key"], name="application_idempotency_key_unique"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"申请 {self.pk}"
 
 
 class MaterialSubmission(models.Model):
@@ -66,6 +75,9 @@ class MaterialSubmission(models.Model):
         verbose_name_plural = "提交材料"
         ordering = ["application", "material_code", "uploaded_at"]
 
+    def __str__(self) -> str:
+        return f"{self.material_name} ({self.sha256[:12]})"
+
 
 class Case(models.Model):
     """办件: one department's handling of one application."""
@@ -74,10 +86,14 @@ class Case(models.Model):
     case_number = models.CharField("办件编号", max_length=50, unique=True)
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="cases")
     item = models.ForeignKey(ServiceItem, on_delete=models.PROTECT, related_name="cases")
-    item_version = models.ForeignKey(ServiceItemVersion, on_delete=models.PROTECT, related_name="cases")
+    item_version = models.ForeignKey(
+        ServiceItemVersion, on_delete=models.PROTECT, related_name="cases"
+    )
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="cases")
     division_code = models.CharField("办理区划", max_length=12, db_index=True)
-    status = FSMField("状态", default=CaseStatus.SUBMITTED, choices=CaseStatus.choices, protected=True)
+    status = FSMField(
+        "状态", default=CaseStatus.SUBMITTED, choices=CaseStatus.choices, protected=True
+    )
     submitted_at = models.DateTimeField("提交时间")
     accepted_on = models.DateField("受理日期", null=True, blank=True)
     committed_deadline = models.DateField("承诺办结期限", null=True, blank=True)
@@ -98,14 +114,24 @@ class Case(models.Model):
 
     # The state machine. Each method only moves `status`; services.case_transition does the
     # rest (who may, history, deadline, audit) in one transaction.
-    @transition(field=status, source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED], target=CaseStatus.ACCEPTED)
+    @transition(
+        field=status,
+        source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED],
+        target=CaseStatus.ACCEPTED,
+    )
     def accept(self) -> None: ...
 
-    @transition(field=status, source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED], target=CaseStatus.REJECTED)
+    @transition(
+        field=status,
+        source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED],
+        target=CaseStatus.REJECTED,
+    )
     def reject(self) -> None: ...
 
     @transition(
-        field=status, source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED], target=CaseStatus.CORRECTION_REQUESTED
+        field=status,
+        source=[CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED],
+        target=CaseStatus.CORRECTION_REQUESTED,
     )
     def request_correction(self) -> None: ...
 
@@ -121,7 +147,9 @@ class Case(models.Model):
     @transition(field=status, source=CaseStatus.UNDER_REVIEW, target=CaseStatus.DENIED)
     def deny(self) -> None: ...
 
-    @transition(field=status, source=[CaseStatus.APPROVED, CaseStatus.DENIED], target=CaseStatus.COMPLETED)
+    @transition(
+        field=status, source=[CaseStatus.APPROVED, CaseStatus.DENIED], target=CaseStatus.COMPLETED
+    )
     def complete(self) -> None: ...
 
 
@@ -132,7 +160,9 @@ class CaseTransition(models.Model):
     action = models.CharField("动作", max_length=32)
     from_status = models.CharField(max_length=32, blank=True)
     to_status = models.CharField(max_length=32)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     actor_role = models.CharField("角色", max_length=16)
     comment = models.TextField("意见", blank=True)
     occurred_at = models.DateTimeField("时间")
@@ -141,3 +171,6 @@ class CaseTransition(models.Model):
         verbose_name = "办理过程"
         verbose_name_plural = "办理过程"
         ordering = ["case", "occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} → {self.to_status}"

@@ -42,7 +42,9 @@ def masked_applicant(case: Case) -> dict[str, str]:
     application = case.application
     kind = "uscc" if application.enterprise_id else "id_number"
     return {
-        "applicant_name": application.applicant_name if application.enterprise_id else mask(application.applicant_name, "name"),
+        "applicant_name": application.applicant_name
+        if application.enterprise_id
+        else mask(application.applicant_name, "name"),
         "applicant_id_number": mask(application.applicant_id_number, kind),
     }
 
@@ -62,9 +64,12 @@ def timeline(case: Case) -> list[dict[str, Any]]:
 
 
 def materials(case: Case) -> list[dict[str, Any]]:
-    return list(
-        case.application.materials.values("id", "material_code", "material_name", "content_type", "size", "sha256", "sm3")
-    )
+    return [
+        dict(row)
+        for row in case.application.materials.values(
+            "id", "material_code", "material_name", "content_type", "size", "sha256", "sm3"
+        )
+    ]
 
 
 def allowed_actions(case: Case, staff: StaffMember) -> list[str]:

@@ -26,7 +26,10 @@ class ResubmissionIn(Schema):
 
 
 class TransitionIn(Schema):
-    action: str = Field(description="accept | reject | request_correction | start_review | approve | deny | complete")
+    action: str = Field(
+        description="accept | reject | request_correction | start_review | approve | deny "
+        "| complete"
+    )
     comment: str = ""
     expected_version: int | None = Field(default=None, description="乐观锁：办件的 version")
 

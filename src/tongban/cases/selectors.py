@@ -22,10 +22,9 @@ def _uuid(value: Any) -> UUID:
 
 
 def cases_for_staff(*, staff: StaffMember) -> QuerySet[Case]:
-    return (
-        Case.objects.filter(department_id=staff.department_id, division_code__startswith=staff.scope.subtree_prefix)
-        .select_related("item", "item_version", "application", "department")
-    )
+    return Case.objects.filter(
+        department_id=staff.department_id, division_code__startswith=staff.scope.subtree_prefix
+    ).select_related("item", "item_version", "application", "department")
 
 
 def case_for_staff(*, staff: StaffMember, case_id: Any, lock: bool = False) -> Case:
@@ -39,7 +38,9 @@ def case_for_staff(*, staff: StaffMember, case_id: Any, lock: bool = False) -> C
 
 
 def cases_for_applicant(*, user: Any) -> QuerySet[Case]:
-    return Case.objects.filter(application__applicant=user).select_related("item", "item_version", "application", "department")
+    return Case.objects.filter(application__applicant=user).select_related(
+        "item", "item_version", "application", "department"
+    )
 
 
 def case_for_applicant(*, user: Any, case_id: Any) -> Case:

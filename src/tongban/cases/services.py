@@ -29,7 +29,7 @@ from tongban.identity.models import EnterpriseAgent, StaffRole
 from tongban.identity.selectors import Actor
 
 from .events import CaseStatusChanged, CaseSubmitted
-from .models import Application, Case, CaseStatus, CaseTransition, MaterialSubmission
+from .models import Application, Case, CaseTransition, MaterialSubmission
 from .selectors import case_for_staff
 
 # Which staff role may take which action.
@@ -77,23 +77,40 @@ def _check_material(upload: UploadedMaterial, allowed_codes: dict[str, str]) -> 
     name = allowed_codes[upload.material_code]
     limit = settings.TONGBAN["MATERIAL_MAX_BYTES"]
     if not upload.content:
-        raise InvalidInput("material_empty", f"“{name}”文件为空", fields={upload.material_code: "文件为空"})
+        raise InvalidInput(
+            "material_empty", f"“{name}”文件为空", fields={upload.material_code: "文件为空"}
+        )
     if len(upload.content) > limit:
         message = f"文件超过大小上限 {limit // 1024} KB"
-        raise InvalidInput("material_too_large", f"“{name}”{message}", fields={upload.material_code: message})
+        raise InvalidInput(
+            "material_too_large", f"“{name}”{message}", fields={upload.material_code: message}
+        )
     kind = filetype.guess(upload.content)
     if kind is None or kind.mime not in settings.TONGBAN["MATERIAL_TYPES"]:
         message = "文件类型不支持（仅接受 PDF、JPEG、PNG，按文件内容判断）"
-        raise InvalidInput("material_type_not_allowed", f"“{name}”{message}", fields={upload.material_code: message})
+        raise InvalidInput(
+            "material_type_not_allowed",
+            f"“{name}”{message}",
+            fields={upload.material_code: message},
+        )
     return str(kind.mime)
 
 
-def _check_materials(version_materials: list[dict[str, Any]], uploads: list[UploadedMaterial], *, require_mandatory: bool) -> list[str]:
+def _check_materials(
+    version_materials: list[dict[str, Any]],
+    uploads: list[UploadedMaterial],
+    *,
+    require_mandatory: bool,
+) -> list[str]:
     allowed = {m["code"]: m["name"] for m in version_materials}
     types = [_check_material(upload, allowed) for upload in uploads]
     if require_mandatory:
         provided = {upload.material_code for upload in uploads}
-        missing = {m["code"]: "必要材料，请上传" for m in version_materials if m["is_mandatory"] and m["code"] not in provided}
+        missing = {
+            m["code"]: "必要材料，请上传"
+            for m in version_materials
+            if m["is_mandatory"] and m["code"] not in provided
+        }
         if missing:
             names = "、".join(allowed[code] for code in missing)
             raise InvalidInput("material_missing", f"缺少必要材料：{names}", fields=missing)
@@ -101,8 +118,12 @@ def _check_materials(version_materials: list[dict[str, Any]], uploads: list[Uplo
 
 
 def _validate_all(
-    schema: dict[str, Any], form_data: dict[str, Any], version_materials: list[dict[str, Any]],
-    uploads: list[UploadedMaterial], *, require_mandatory: bool,
+    schema: dict[str, Any],
+    form_data: dict[str, Any],
+    version_materials: list[dict[str, Any]],
+    uploads: list[UploadedMaterial],
+    *,
+    require_mandatory: bool,
 ) -> tuple[dict[str, Any], list[str]]:
     """Check the form and the materials together, so every problem is told at once (一次性告知)."""
     errors: dict[str, str] = {}
@@ -123,7 +144,12 @@ def _validate_all(
     return cleaned, types
 
 
-def _store_materials(application: Application, uploads: list[UploadedMaterial], types: list[str], names: dict[str, str]) -> None:
+def _store_materials(
+    application: Application,
+    uploads: list[UploadedMaterial],
+    types: list[str],
+    names: dict[str, str],
+) -> None:
     now = clock.now()
     for upload, content_type in zip(uploads, types, strict=True):
         sha = sha256_hex(upload.content)
@@ -138,12 +164,19 @@ def _store_materials(application: Application, uploads: list[UploadedMaterial], 
             sm3=sm3_hex(upload.content),
             uploaded_at=now,
         )
-        extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}[content_type]
+        extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}[
+            content_type
+        ]
         submission.file.save(f"{sha}.{extension}", ContentFile(upload.content), save=False)
         submission.save()
 
 
-def _fingerprint(item_code: str, form_data: dict[str, Any], uploads: list[UploadedMaterial], enterprise: str | None) -> str:
+def _fingerprint(
+    item_code: str,
+    form_data: dict[str, Any],
+    uploads: list[UploadedMaterial],
+    enterprise: str | None,
+) -> str:
     body = {
         "item": item_code,
         "form": form_data,
@@ -166,7 +199,9 @@ def _replay(actor: Actor, key: str, fingerprint: str) -> SubmissionResult | None
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
-        raise Conflict("idempotency_key_reused", "该幂等键已用于另一份不同的申请，请使用新的 Idempotency-Key")
+        raise Conflict(
+            "idempotency_key_reused", "该幂等键已用于另一份不同的申请，请使用新的 Idempotency-Key"
+        )
     return SubmissionResult(existing, existing.cases.get(), created=False)
 
 
@@ -196,20 +231,33 @@ def application_submit(
     assert version is not None  # item_get only returns published items
     enterprise = None
     if enterprise_uscc:
-        agent = EnterpriseAgent.objects.select_related("enterprise").filter(
-            citizen=actor.citizen, enterprise__uscc=enterprise_uscc, is_active=True
-        ).first()
+        agent = (
+            EnterpriseAgent.objects.select_related("enterprise")
+            .filter(citizen=actor.citizen, enterprise__uscc=enterprise_uscc, is_active=True)
+            .first()
+        )
         if agent is None:
             raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
         enterprise = agent.enterprise
     objects = item.service_objects or ["citizen"]
-    if (enterprise is None and "citizen" not in objects) or (enterprise is not None and "enterprise" not in objects):
-        raise InvalidInput("applicant_type_not_served", "本事项不面向此类申请人（请以" + ("企业" if enterprise is None else "个人") + "身份申请）")
-    cleaned, types = _validate_all(version.form_schema, form_data, version.materials, materials, require_mandatory=True)
+    if (enterprise is None and "citizen" not in objects) or (
+        enterprise is not None and "enterprise" not in objects
+    ):
+        raise InvalidInput(
+            "applicant_type_not_served",
+            "本事项不面向此类申请人（请以"
+            + ("企业" if enterprise is None else "个人")
+            + "身份申请）",
+        )
+    cleaned, types = _validate_all(
+        version.form_schema, form_data, version.materials, materials, require_mandatory=True
+    )
     for attempt in range(5):
         try:
             with transaction.atomic():
-                return _create_submission(actor, item, cleaned, materials, types, idempotency_key, fingerprint, enterprise)
+                return _create_submission(
+                    actor, item, cleaned, materials, types, idempotency_key, fingerprint, enterprise
+                )
         except IntegrityError:
             # Either a concurrent retry with the same key won the race (answer with its result)
             # or two submissions drew the same case number (draw again).
@@ -221,14 +269,21 @@ def application_submit(
 
 
 def _create_submission(
-    actor: Actor, item: ServiceItem, cleaned: dict[str, Any], materials: list[UploadedMaterial],
-    types: list[str], idempotency_key: str | None, fingerprint: str, enterprise: Any,
+    actor: Actor,
+    item: ServiceItem,
+    cleaned: dict[str, Any],
+    materials: list[UploadedMaterial],
+    types: list[str],
+    idempotency_key: str | None,
+    fingerprint: str,
+    enterprise: Any,
 ) -> SubmissionResult:
     citizen = actor.citizen
     assert citizen is not None
     version = item.current_version
     assert version is not None
     now = clock.now()
+    assert actor.user is not None
     application = Application.objects.create(
         applicant=actor.user,
         applicant_name=enterprise.name if enterprise else citizen.real_name,
@@ -240,7 +295,9 @@ def _create_submission(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    _store_materials(application, materials, types, {m["code"]: m["name"] for m in version.materials})
+    _store_materials(
+        application, materials, types, {m["code"]: m["name"] for m in version.materials}
+    )
     case = Case.objects.create(
         case_number=_case_number(item),
         application=application,
@@ -251,16 +308,33 @@ def _create_submission(
         submitted_at=now,
     )
     CaseTransition.objects.create(
-        case=case, action="submit", from_status="", to_status=case.status, actor=actor.user,
-        actor_role="applicant", occurred_at=now,
+        case=case,
+        action="submit",
+        from_status="",
+        to_status=case.status,
+        actor=actor.user,
+        actor_role="applicant",
+        occurred_at=now,
     )
-    audit_record_append(actor=actor.label, action="case.submit", object_type="case", object_id=str(case.pk),
-                        detail={"item": item.implementation_code, "materials": len(materials)})
+    audit_record_append(
+        actor=actor.label,
+        action="case.submit",
+        object_type="case",
+        object_id=str(case.pk),
+        detail={"item": item.implementation_code, "materials": len(materials)},
+    )
     events.publish(CaseSubmitted(str(case.pk), item.implementation_code, item.department.code))
     return SubmissionResult(application, case, created=True)
 
 
-def case_transition(*, actor: Actor, case_id: Any, action: str, comment: str = "", expected_version: int | None = None) -> Case:
+def case_transition(
+    *,
+    actor: Actor,
+    case_id: Any,
+    action: str,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> Case:
     """Move a case by one staff action. A refused action changes nothing and is audited."""
     try:
         with transaction.atomic():
@@ -271,12 +345,20 @@ def case_transition(*, actor: Actor, case_id: Any, action: str, comment: str = "
             _apply(case, action, comment.strip(), actor, role)
             return case
     except DomainError as error:
-        audit_record_append(actor=actor.label, action=f"case.{action}"[:64], outcome=Outcome.DENIED,
-                            object_type="case", object_id=str(case_id)[:64], detail={"code": error.code})
+        audit_record_append(
+            actor=actor.label,
+            action=f"case.{action}"[:64],
+            outcome=Outcome.DENIED,
+            object_type="case",
+            object_id=str(case_id)[:64],
+            detail={"code": error.code},
+        )
         raise
 
 
-def _check_transition(case: Case, actor: Actor, action: str, comment: str, expected_version: int | None) -> str:
+def _check_transition(
+    case: Case, actor: Actor, action: str, comment: str, expected_version: int | None
+) -> str:
     """Return the role the actor acts in, or raise why the action is refused."""
     assert actor.staff is not None
     if action not in ACTION_ROLES:
@@ -294,9 +376,15 @@ def _check_transition(case: Case, actor: Actor, action: str, comment: str, expec
         raise Conflict("stale_case", "办件已被他人处理，请刷新后重试")
     comment = comment.strip()
     if action in COMMENT_REQUIRED and not comment:
-        raise InvalidInput("comment_required", f"“{ACTION_LABELS[action]}”须填写理由", fields={"comment": "请填写理由"})
+        raise InvalidInput(
+            "comment_required",
+            f"“{ACTION_LABELS[action]}”须填写理由",
+            fields={"comment": "请填写理由"},
+        )
     if len(comment) > 2000:
-        raise InvalidInput("comment_too_long", "意见不能超过2000字", fields={"comment": "不能超过2000字"})
+        raise InvalidInput(
+            "comment_too_long", "意见不能超过2000字", fields={"comment": "不能超过2000字"}
+        )
     return sorted(roles)[0]
 
 
@@ -307,7 +395,9 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
     if action == "accept":
         calendar = Calendar.load()
         case.accepted_on = clock.today()
-        committed = calendar.add_working_days(case.accepted_on, case.item_version.committed_limit_days)
+        committed = calendar.add_working_days(
+            case.accepted_on, case.item_version.committed_limit_days
+        )
         legal = calendar.add_working_days(case.accepted_on, case.item_version.legal_limit_days)
         case.committed_deadline, case.legal_deadline = committed.day, legal.day
         case.deadline_is_estimated = committed.estimated or legal.estimated
@@ -318,37 +408,63 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
     case.version += 1
     case.save()
     CaseTransition.objects.create(
-        case=case, action=action, from_status=from_status, to_status=case.status, actor=actor.user,
-        actor_role=role, comment=comment, occurred_at=now,
+        case=case,
+        action=action,
+        from_status=from_status,
+        to_status=case.status,
+        actor=actor.user,
+        actor_role=role,
+        comment=comment,
+        occurred_at=now,
     )
-    audit_record_append(actor=actor.label, action=f"case.{action}", object_type="case", object_id=str(case.pk),
-                        detail={"from": from_status, "to": case.status})
+    audit_record_append(
+        actor=actor.label,
+        action=f"case.{action}",
+        object_type="case",
+        object_id=str(case.pk),
+        detail={"from": from_status, "to": case.status},
+    )
     events.publish(CaseStatusChanged(str(case.pk), action, from_status, case.status))
 
 
 @transaction.atomic
-def case_resubmit(*, actor: Actor, case_id: Any, form_data: dict[str, Any], materials: list[UploadedMaterial]) -> Case:
+def case_resubmit(
+    *, actor: Actor, case_id: Any, form_data: dict[str, Any], materials: list[UploadedMaterial]
+) -> Case:
     """补正: the applicant answers a correction request once, with all changes together."""
     case = (
-        Case.objects.select_for_update().select_related("item_version", "application")
-        .filter(pk=case_id, application__applicant=actor.user).first()
-        if actor.user is not None else None
+        Case.objects.select_for_update()
+        .select_related("item_version", "application")
+        .filter(pk=case_id, application__applicant=actor.user)
+        .first()
+        if actor.user is not None
+        else None
     )
     if case is None:
         raise NotFound("case_not_found", "办件不存在")
     if not can_proceed(case.resubmit):
-        raise Conflict("illegal_transition", f"办件当前状态为“{case.get_status_display()}”，无需补正")
+        raise Conflict(
+            "illegal_transition", f"办件当前状态为“{case.get_status_display()}”，无需补正"
+        )
     cleaned, types = _validate_all(
-        case.item_version.form_schema, form_data, case.item_version.materials, materials, require_mandatory=False
+        case.item_version.form_schema,
+        form_data,
+        case.item_version.materials,
+        materials,
+        require_mandatory=False,
     )
     application = case.application
     application.form_data = cleaned
     application.save(update_fields=["form_data"])
-    _store_materials(application, materials, types, {m["code"]: m["name"] for m in case.item_version.materials})
+    _store_materials(
+        application, materials, types, {m["code"]: m["name"] for m in case.item_version.materials}
+    )
     _apply(case, "resubmit", "", actor, "applicant")
     return case
 
 
 def case_reveal_personal_data(*, actor: Actor, case: Case) -> None:
     """Record that a handler saw the unmasked applicant data of a case (查看明文)."""
-    audit_record_append(actor=actor.label, action="case.view_unmasked", object_type="case", object_id=str(case.pk))
+    audit_record_append(
+        actor=actor.label, action="case.view_unmasked", object_type="case", object_id=str(case.pk)
+    )

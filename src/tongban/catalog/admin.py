@@ -26,7 +26,9 @@ def admin_scope_prefix(request: HttpRequest) -> str | None:
     """Division-code prefix the user may administer; '' for everything; None for nothing."""
     if request.user.is_superuser:
         return ""
-    member = StaffMember.objects.select_related("scope").filter(user=request.user).first()
+    member = (
+        StaffMember.objects.select_related("scope").filter(user_id=request.user.pk or 0).first()
+    )
     if member is None or not member.has_role(StaffRole.ADMIN):
         return None
     return member.scope.subtree_prefix
@@ -35,13 +37,20 @@ def admin_scope_prefix(request: HttpRequest) -> str | None:
 class MaterialInline(admin.TabularInline):
     model = Material
     extra = 0
-    fields = ["order", "code", "name", "material_type", "is_mandatory", "replaceable_by_shared_data"]
+    fields = [
+        "order",
+        "code",
+        "name",
+        "material_type",
+        "is_mandatory",
+        "replaceable_by_shared_data",
+    ]
 
 
 class ServiceItemForm(forms.ModelForm):
     class Meta:
         model = ServiceItem
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 — the admin lists the fields it shows
 
     def clean_form_schema(self) -> dict[str, Any]:
         schema = self.cleaned_data["form_schema"]
@@ -56,7 +65,14 @@ class ServiceItemForm(forms.ModelForm):
 class ServiceItemAdmin(admin.ModelAdmin):
     form = ServiceItemForm
     inlines = [MaterialInline]
-    list_display = ["name", "implementation_code", "department", "division", "committed_limit_days", "version_number"]
+    list_display = [
+        "name",
+        "implementation_code",
+        "department",
+        "division",
+        "committed_limit_days",
+        "version_number",
+    ]
     list_filter = ["item_type", "online_depth", "cross_province", "department"]
     search_fields = ["name", "implementation_code", "catalog_code"]
     readonly_fields = ["version_number"]
@@ -66,7 +82,11 @@ class ServiceItemAdmin(admin.ModelAdmin):
         return f"v{obj.current_version.number}" if obj.current_version else "未发布"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceItem]:
-        items = super().get_queryset(request).select_related("department", "division", "current_version")
+        items = (
+            super()
+            .get_queryset(request)
+            .select_related("department", "division", "current_version")
+        )
         prefix = admin_scope_prefix(request)
         if prefix is None:
             return items.none()
@@ -75,12 +95,14 @@ class ServiceItemAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         prefix = admin_scope_prefix(request) or ""
         if db_field.name == "department":
-            kwargs["queryset"] = db_field.related_model.objects.filter(division__code__startswith=prefix)
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                division__code__startswith=prefix
+            )
         if db_field.name == "division":
             # Out-of-scope regions are not offered, so the form itself refuses them.
-            kwargs["queryset"] = db_field.related_model.objects.filter(code__startswith=prefix).exclude(
-                level="township"
-            )
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                code__startswith=prefix
+            ).exclude(level="township")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -90,7 +112,9 @@ class ServiceItemAdmin(admin.ModelAdmin):
         except DomainError as error:
             messages.error(request, error.message)
             return
-        messages.info(request, f"已发布版本 v{version.number}；进行中的办件仍按其提交时的版本办理。")
+        messages.info(
+            request, f"已发布版本 v{version.number}；进行中的办件仍按其提交时的版本办理。"
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         warn_missing_calendar(request)

@@ -1,4 +1,3 @@
-
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
@@ -42,7 +41,9 @@ def _summary(item: ServiceItem) -> dict:
 @paginate(LimitOffsetPagination)
 def item_list(request: HttpRequest, filters: Query[ItemFilters]) -> QuerySet[ServiceItem]:
     """事项目录：按区划 (region，含下级)、关键词 (q)、主题、部门筛选。"""
-    return items_list(region=filters.region, q=filters.q, theme=filters.theme, department=filters.department)
+    return items_list(
+        region=filters.region, q=filters.q, theme=filters.theme, department=filters.department
+    )
 
 
 @router.get("/items/{code}", response={200: ItemOut, **error_responses(404)}, auth=None)

@@ -65,16 +65,22 @@ def schema_check(schema: dict[str, Any]) -> None:
         jsonschema.validate(schema, META_SCHEMA)
     except jsonschema.ValidationError as error:
         where = "/".join(str(part) for part in error.absolute_path) or "(根)"
-        raise InvalidInput("form_schema_invalid", f"申请表结构无效：{where}：{error.message}") from error
+        raise InvalidInput(
+            "form_schema_invalid", f"申请表结构无效：{where}：{error.message}"
+        ) from error
     unknown = set(schema.get("required", [])) - set(schema["properties"])
     if unknown:
-        raise InvalidInput("form_schema_invalid", f"申请表结构无效：必填字段不存在：{'、'.join(sorted(unknown))}")
+        raise InvalidInput(
+            "form_schema_invalid", f"申请表结构无效：必填字段不存在：{'、'.join(sorted(unknown))}"
+        )
     for name, spec in schema["properties"].items():
         if "pattern" in spec:
             try:
                 re.compile(spec["pattern"])
             except re.error as error:
-                raise InvalidInput("form_schema_invalid", f"申请表结构无效：{name} 的 pattern 不是合法正则") from error
+                raise InvalidInput(
+                    "form_schema_invalid", f"申请表结构无效：{name} 的 pattern 不是合法正则"
+                ) from error
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,9 @@ def form_fields(schema: dict[str, Any]) -> list[FieldSpec]:
             format=spec.get("format", ""),
             choices=list(spec.get("enum", [])),
             min_length=spec.get("minLength"),
-            max_length=spec.get("maxLength", DEFAULT_MAX_LENGTH if spec["type"] == "string" else None),
+            max_length=spec.get(
+                "maxLength", DEFAULT_MAX_LENGTH if spec["type"] == "string" else None
+            ),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
             pattern=spec.get("pattern", ""),
@@ -130,7 +138,7 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _clean(spec: FieldSpec, raw: Any) -> Any:  # noqa: C901 — one branch per rule reads best
+def _clean(spec: FieldSpec, raw: Any) -> Any:
     """Return the cleaned value or raise ValueError with the Chinese message."""
     if spec.type == "boolean":
         if isinstance(raw, bool):
@@ -205,7 +213,9 @@ def validate_form_data(schema: dict[str, Any], data: Any) -> dict[str, Any]:
         try:
             cleaned[spec.name] = _clean(spec, raw)
         except ValueError as error:
-            errors[spec.name] = f"“{spec.title}”{error}" if not str(error).startswith("“") else str(error)
+            errors[spec.name] = (
+                f"“{spec.title}”{error}" if not str(error).startswith("“") else str(error)
+            )
     if errors:
         raise InvalidInput("form_invalid", "申请表填写有误，请按提示修改", fields=errors)
     return cleaned

@@ -46,17 +46,25 @@ class ServiceItem(models.Model):
     catalog_code = models.CharField("基本编码", max_length=12, db_index=True)
     name = models.CharField("事项名称", max_length=200)
     item_type = models.CharField("事项类型", max_length=2, choices=ItemType.choices)
-    department = models.ForeignKey(Department, verbose_name="实施部门", on_delete=models.PROTECT, related_name="items")
-    division = models.ForeignKey(Division, verbose_name="实施区划", on_delete=models.PROTECT, related_name="items")
+    department = models.ForeignKey(
+        Department, verbose_name="实施部门", on_delete=models.PROTECT, related_name="items"
+    )
+    division = models.ForeignKey(
+        Division, verbose_name="实施区划", on_delete=models.PROTECT, related_name="items"
+    )
     legal_basis = models.TextField("设定依据", blank=True)
     conditions = models.TextField("受理条件", blank=True)
     legal_limit_days = models.PositiveSmallIntegerField("法定办结时限（工作日）")
     committed_limit_days = models.PositiveSmallIntegerField("承诺办结时限（工作日）")
     fee = models.CharField("收费", max_length=300, default="不收费")
-    online_depth = models.PositiveSmallIntegerField("网上办理深度", choices=OnlineDepth.choices, default=OnlineDepth.FULLY_ONLINE)
+    online_depth = models.PositiveSmallIntegerField(
+        "网上办理深度", choices=OnlineDepth.choices, default=OnlineDepth.FULLY_ONLINE
+    )
     visits_required = models.PositiveSmallIntegerField("到现场次数", default=0)
     cross_province = models.BooleanField("跨省通办", default=False)
-    service_objects = models.JSONField("服务对象", default=list, help_text='["citizen"], ["enterprise"] 或两者')
+    service_objects = models.JSONField(
+        "服务对象", default=list, help_text='["citizen"], ["enterprise"] 或两者'
+    )
     themes = models.JSONField("主题", default=list, blank=True)
     consult_phone = models.CharField("咨询电话", max_length=100, blank=True)
     handle_location = models.CharField("办理地点", max_length=300, blank=True)
@@ -64,7 +72,12 @@ class ServiceItem(models.Model):
     source_url = models.URLField("来源", max_length=500, blank=True)
     is_published = models.BooleanField("已发布", default=True)
     current_version = models.ForeignKey(
-        "ServiceItemVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        "ServiceItemVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
 
     class Meta:
@@ -94,7 +107,9 @@ class Material(models.Model):
     item = models.ForeignKey(ServiceItem, on_delete=models.CASCADE, related_name="materials")
     code = models.CharField("材料编码", max_length=20, help_text="事项内唯一，如 M01")
     name = models.CharField("材料名称", max_length=200)
-    material_type = models.CharField("材料类型", max_length=1, choices=MaterialType.choices, default=MaterialType.OTHER)
+    material_type = models.CharField(
+        "材料类型", max_length=1, choices=MaterialType.choices, default=MaterialType.OTHER
+    )
     is_mandatory = models.BooleanField("必要", default=True)
     replaceable_by_shared_data = models.BooleanField("可由共享数据替代", default=False)
     order = models.PositiveSmallIntegerField("顺序", default=0)
@@ -103,7 +118,9 @@ class Material(models.Model):
         verbose_name = "申请材料"
         verbose_name_plural = "申请材料"
         ordering = ["item", "order", "id"]
-        constraints = [models.UniqueConstraint(fields=["item", "code"], name="material_code_unique_in_item")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "code"], name="material_code_unique_in_item")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -133,7 +150,9 @@ class ServiceItemVersion(models.Model):
         verbose_name = "事项版本"
         verbose_name_plural = "事项版本"
         ordering = ["item", "-number"]
-        constraints = [models.UniqueConstraint(fields=["item", "number"], name="item_version_number_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "number"], name="item_version_number_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} v{self.number}"

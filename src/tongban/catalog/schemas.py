@@ -33,7 +33,11 @@ class ItemSummaryOut(Schema):
 
     @staticmethod
     def resolve_item_type(item: Any) -> str:
-        return item.current_version.item_type if hasattr(item, "current_version") else item["item_type"]
+        return (
+            item.current_version.item_type
+            if hasattr(item, "current_version")
+            else item["item_type"]
+        )
 
     @staticmethod
     def resolve_department(item: Any) -> str:
@@ -45,19 +49,35 @@ class ItemSummaryOut(Schema):
 
     @staticmethod
     def resolve_committed_limit_days(item: Any) -> int:
-        return item.current_version.committed_limit_days if hasattr(item, "current_version") else item["committed_limit_days"]
+        return (
+            item.current_version.committed_limit_days
+            if hasattr(item, "current_version")
+            else item["committed_limit_days"]
+        )
 
     @staticmethod
     def resolve_legal_limit_days(item: Any) -> int:
-        return item.current_version.legal_limit_days if hasattr(item, "current_version") else item["legal_limit_days"]
+        return (
+            item.current_version.legal_limit_days
+            if hasattr(item, "current_version")
+            else item["legal_limit_days"]
+        )
 
     @staticmethod
     def resolve_online_depth(item: Any) -> int:
-        return item.current_version.online_depth if hasattr(item, "current_version") else item["online_depth"]
+        return (
+            item.current_version.online_depth
+            if hasattr(item, "current_version")
+            else item["online_depth"]
+        )
 
     @staticmethod
     def resolve_cross_province(item: Any) -> bool:
-        return item.current_version.cross_province if hasattr(item, "current_version") else item["cross_province"]
+        return (
+            item.current_version.cross_province
+            if hasattr(item, "current_version")
+            else item["cross_province"]
+        )
 
     @staticmethod
     def resolve_version(item: Any) -> int:

@@ -11,12 +11,16 @@ from .models import ServiceItem
 
 
 def items_list(
-    *, region: str | None = None, q: str | None = None, theme: str | None = None, department: str | None = None
+    *,
+    region: str | None = None,
+    q: str | None = None,
+    theme: str | None = None,
+    department: str | None = None,
 ) -> QuerySet[ServiceItem]:
     """Published items; `region` limits to that division's subtree."""
-    items = ServiceItem.objects.filter(is_published=True, current_version__isnull=False).select_related(
-        "department", "division", "current_version"
-    )
+    items = ServiceItem.objects.filter(
+        is_published=True, current_version__isnull=False
+    ).select_related("department", "division", "current_version")
     if region:
         division = Division.objects.filter(code=region).first()
         if division is None:
@@ -24,7 +28,11 @@ def items_list(
         items = items.filter(division__code__startswith=division.subtree_prefix)
     if q:
         for word in q.split():
-            items = items.filter(Q(name__icontains=word) | Q(department__name__icontains=word) | Q(conditions__icontains=word))
+            items = items.filter(
+                Q(name__icontains=word)
+                | Q(department__name__icontains=word)
+                | Q(conditions__icontains=word)
+            )
     if theme:
         items = items.filter(themes__icontains=theme)
     if department:
@@ -34,7 +42,9 @@ def items_list(
 
 def item_get(*, code: str) -> ServiceItem:
     item = (
-        ServiceItem.objects.filter(implementation_code=code, is_published=True, current_version__isnull=False)
+        ServiceItem.objects.filter(
+            implementation_code=code, is_published=True, current_version__isnull=False
+        )
         .select_related("department", "division", "current_version")
         .first()
     )

@@ -58,19 +58,29 @@ def item_publish(*, item: ServiceItem, actor: str) -> ServiceItemVersion:
     snapshot = {name: getattr(item, name) for name in VERSIONED_FIELDS}
     materials = _material_snapshot(item)
     current = item.current_version
-    if current is not None and materials == current.materials and all(
-        getattr(current, name) == value for name, value in snapshot.items()
+    if (
+        current is not None
+        and materials == current.materials
+        and all(getattr(current, name) == value for name, value in snapshot.items())
     ):
         return current
     number = (current.number if current else 0) + 1
     version = ServiceItemVersion.objects.create(
-        item=item, number=number, published_at=clock.now(), published_by=actor, materials=materials, **snapshot
+        item=item,
+        number=number,
+        published_at=clock.now(),
+        published_by=actor,
+        materials=materials,
+        **snapshot,
     )
     item.current_version = version
     item.save(update_fields=["current_version"])
     audit_record_append(
-        actor=actor, action="catalog.item.publish", object_type="service_item",
-        object_id=item.implementation_code, detail={"version": number},
+        actor=actor,
+        action="catalog.item.publish",
+        object_type="service_item",
+        object_id=item.implementation_code,
+        detail={"version": number},
     )
     return version
 

@@ -27,7 +27,9 @@ class HolidayAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     date_hierarchy = "date"
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
         warn_missing_calendar(request)
         return super().changelist_view(request, extra_context)
 
@@ -36,7 +38,9 @@ class HolidayAdmin(admin.ModelAdmin):
 class CalendarYearAdmin(admin.ModelAdmin):
     list_display = ["year", "is_official", "source"]
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
         warn_missing_calendar(request)
         return super().changelist_view(request, extra_context)
 
@@ -53,7 +57,15 @@ class DivisionAdmin(admin.ModelAdmin):
 class AuditRecordAdmin(admin.ModelAdmin):
     """Read-only: the audit log is append-only."""
 
-    list_display = ["sequence", "occurred_at", "actor", "action", "object_type", "object_id", "outcome"]
+    list_display = [
+        "sequence",
+        "occurred_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+    ]
     list_filter = ["action", "outcome"]
     search_fields = ["object_id", "actor"]
 

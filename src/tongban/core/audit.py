@@ -93,9 +93,8 @@ class ChainReport:
     def describe(self) -> str:
         if self.ok:
             return f"审计链完整 (audit chain intact): {self.checked} records, head {self.head_hash}"
-        return (
-            f"审计链被破坏 (audit chain broken) at record #{self.first_bad_sequence}: {self.problem}"
-        )
+        where = f"record #{self.first_bad_sequence}"
+        return f"审计链被破坏 (audit chain broken) at {where}: {self.problem}"
 
 
 def verify_chain(records: Iterable[AuditRecord], head: AuditHead | None) -> ChainReport:
@@ -112,19 +111,29 @@ def verify_chain(records: Iterable[AuditRecord], head: AuditHead | None) -> Chai
             return ChainReport(False, checked, previous_hash, expected_sequence, problem)
         if record.previous_hash != previous_hash:
             return ChainReport(
-                False, checked, previous_hash, record.sequence,
+                False,
+                checked,
+                previous_hash,
+                record.sequence,
                 "reordered or deleted: previous_hash does not match the record before it",
             )
         if compute_hash(record) != record.record_hash:
             return ChainReport(
-                False, checked, previous_hash, record.sequence, "edited: content does not match its hash"
+                False,
+                checked,
+                previous_hash,
+                record.sequence,
+                "edited: content does not match its hash",
             )
         previous_hash = record.record_hash
         expected_sequence += 1
         checked += 1
     if head is not None and (head.sequence != checked or head.record_hash != previous_hash):
         return ChainReport(
-            False, checked, previous_hash, checked + 1 if head.sequence > checked else checked,
+            False,
+            checked,
+            previous_hash,
+            checked + 1 if head.sequence > checked else checked,
             f"truncated: the head says {head.sequence} records, the table holds {checked}",
         )
     return ChainReport(True, checked, previous_hash)

@@ -28,7 +28,9 @@ class Calendar:
         makeups: set[date] = set()
         for day, kind in Holiday.objects.values_list("date", "kind"):
             (holidays if kind == HolidayKind.HOLIDAY else makeups).add(day)
-        years = frozenset(CalendarYear.objects.filter(is_official=True).values_list("year", flat=True))
+        years = frozenset(
+            CalendarYear.objects.filter(is_official=True).values_list("year", flat=True)
+        )
         return cls(frozenset(holidays), frozenset(makeups), years)
 
     def is_workday(self, day: date) -> bool:
@@ -74,5 +76,7 @@ class WorkingDate:
 
 def missing_official_years(*years: int) -> list[int]:
     """Years among `years` with no official holiday schedule entered (for admin warnings)."""
-    official = set(CalendarYear.objects.filter(is_official=True, year__in=years).values_list("year", flat=True))
+    official = set(
+        CalendarYear.objects.filter(is_official=True, year__in=years).values_list("year", flat=True)
+    )
     return [year for year in years if year not in official]

@@ -6,6 +6,7 @@ No Django signals for business flow: the wiring is explicit and in one place.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -24,4 +25,4 @@ def subscribe(event_type: type, handler: Handler) -> None:
 def publish(event: object) -> None:
     """Deliver `event` to its subscribers once the current transaction commits."""
     for handler in list(_handlers[type(event)]):
-        transaction.on_commit(lambda handler=handler: handler(event), robust=True)
+        transaction.on_commit(functools.partial(handler, event), robust=True)

@@ -18,7 +18,9 @@ class PersonalData(StrEnum):
 
 
 # Province (optional), prefecture (optional), then the county-level unit.
-_ADDRESS_KEEP = re.compile(r"^((?:.{1,10}?(?:省|自治区))?(?:.{1,10}?(?:市|州|盟|地区))?.{1,10}?(?:区|县|旗|市))")
+_ADDRESS_KEEP = re.compile(
+    r"^((?:.{1,10}?(?:省|自治区))?(?:.{1,10}?(?:市|州|盟|地区))?.{1,10}?(?:区|县|旗|市))"
+)
 
 
 def mask(value: str | None, kind: PersonalData | str) -> str:
@@ -35,9 +37,15 @@ def mask(value: str | None, kind: PersonalData | str) -> str:
     kind = PersonalData(kind)
     text = str(value)
     if kind is PersonalData.ID_NUMBER:
-        return text[:6] + "*" * max(len(text) - 10, 0) + text[-4:] if len(text) > 10 else "*" * len(text)
+        return (
+            text[:6] + "*" * max(len(text) - 10, 0) + text[-4:]
+            if len(text) > 10
+            else "*" * len(text)
+        )
     if kind is PersonalData.PHONE:
-        return text[:3] + "*" * max(len(text) - 7, 0) + text[-4:] if len(text) > 7 else "*" * len(text)
+        return (
+            text[:3] + "*" * max(len(text) - 7, 0) + text[-4:] if len(text) > 7 else "*" * len(text)
+        )
     if kind is PersonalData.NAME:
         if len(text) == 1:
             return "*"
@@ -49,4 +57,6 @@ def mask(value: str | None, kind: PersonalData | str) -> str:
         kept = match.group(1) if match else text[: min(6, len(text) // 2)]
         return kept + "*" * max(len(text) - len(kept), 0)
     # USCC
-    return text[:8] + "*" * max(len(text) - 10, 0) + text[-2:] if len(text) > 10 else "*" * len(text)
+    return (
+        text[:8] + "*" * max(len(text) - 10, 0) + text[-2:] if len(text) > 10 else "*" * len(text)
+    )

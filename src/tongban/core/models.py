@@ -30,7 +30,12 @@ class Division(models.Model):
     name = models.CharField("名称", max_length=64)
     level = models.CharField("层级", max_length=10, choices=DivisionLevel.choices)
     parent = models.ForeignKey(
-        "self", verbose_name="上级", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name="上级",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
 
     class Meta:
@@ -121,3 +126,6 @@ class AuditHead(models.Model):
     class Meta:
         verbose_name = "审计链头"
         verbose_name_plural = "审计链头"
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.record_hash[:12]}"

@@ -20,7 +20,9 @@ def divisions_load(*, rows: list[dict[str, str]] | None = None) -> int:
         rows = list(csv.DictReader(text.splitlines()))
     existing = set(Division.objects.values_list("code", flat=True))
     new = [
-        Division(code=row["code"], name=row["name"], level=row["level"], parent_id=row["parent"] or None)
+        Division(
+            code=row["code"], name=row["name"], level=row["level"], parent_id=row["parent"] or None
+        )
         for row in sorted(rows, key=lambda row: (len(row["parent"] or ""), row["code"]))
         if row["code"] not in existing
     ]
@@ -46,14 +48,20 @@ def calendar_seed_year(*, year: int) -> int:
             if is_holiday and not is_weekend:
                 days.append(Holiday(date=day, kind=HolidayKind.HOLIDAY, name=_holiday_name(name)))
             elif not is_holiday and is_weekend:
-                days.append(Holiday(date=day, kind=HolidayKind.MAKEUP_WORKDAY, name=_holiday_name(name)))
+                days.append(
+                    Holiday(date=day, kind=HolidayKind.MAKEUP_WORKDAY, name=_holiday_name(name))
+                )
     except NotImplementedError:
         CalendarYear.objects.get_or_create(year=year, defaults={"is_official": False})
         return 0
     Holiday.objects.filter(date__year=year).delete()
     Holiday.objects.bulk_create(days)
     CalendarYear.objects.update_or_create(
-        year=year, defaults={"is_official": True, "source": f"chinese_calendar {chinese_calendar.__version__}"}
+        year=year,
+        defaults={
+            "is_official": True,
+            "source": f"chinese_calendar {chinese_calendar.__version__}",
+        },
     )
     return len(days)
 

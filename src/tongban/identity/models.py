@@ -27,7 +27,9 @@ class Department(models.Model):
 class Citizen(models.Model):
     """自然人: a real-name account (validated resident ID number)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="citizen")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="citizen"
+    )
     real_name = models.CharField("姓名", max_length=50)
     id_number = models.CharField("身份证号码", max_length=18, unique=True)
     phone = models.CharField("手机号码", max_length=11, unique=True)
@@ -67,7 +69,12 @@ class EnterpriseAgent(models.Model):
     class Meta:
         verbose_name = "经办人"
         verbose_name_plural = "经办人"
-        constraints = [models.UniqueConstraint(fields=["enterprise", "citizen"], name="agent_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "citizen"], name="agent_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise} 经办人 #{self.citizen_id}"
 
 
 class StaffRole(models.TextChoices):
@@ -80,11 +87,16 @@ class StaffRole(models.TextChoices):
 class StaffMember(models.Model):
     """工作人员: works for one department and acts within one division subtree."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member"
+    )
     real_name = models.CharField("姓名", max_length=50)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="staff")
     scope = models.ForeignKey(
-        Division, verbose_name="管辖区划", on_delete=models.PROTECT, help_text="可办理该区划及其下级区划的办件"
+        Division,
+        verbose_name="管辖区划",
+        on_delete=models.PROTECT,
+        help_text="可办理该区划及其下级区划的办件",
     )
     roles = models.JSONField("角色", default=list, help_text='例如 ["intake", "review"]')
 
@@ -111,6 +123,9 @@ class SmsMessage(models.Model):
         verbose_name_plural = "短信发件箱"
         ordering = ["-sent_at"]
 
+    def __str__(self) -> str:
+        return f"短信 {self.sent_at:%Y-%m-%d %H:%M}"
+
 
 class OneTimeCode(models.Model):
     """A login code sent by SMS; stored hashed, with an expiry and an attempt budget."""
@@ -121,11 +136,16 @@ class OneTimeCode(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     used = models.BooleanField(default=False)
 
+    def __str__(self) -> str:
+        return f"验证码 #{self.pk}"
+
 
 class ApiToken(models.Model):
     """Bearer token for the JSON API; only its SM3 digest is stored."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -133,3 +153,6 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = "API 令牌"
         verbose_name_plural = "API 令牌"
+
+    def __str__(self) -> str:
+        return f"令牌 #{self.pk}"

@@ -13,5 +13,5 @@ class TokenIn(Schema):
 
 class TokenOut(Schema):
     access_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 — the scheme name, not a secret
     expires_at: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 from .models import Citizen, StaffMember
 
@@ -13,7 +13,7 @@ from .models import Citizen, StaffMember
 class Actor:
     """The person behind a request, resolved once per request."""
 
-    user: AbstractBaseUser | None
+    user: User | None
     citizen: Citizen | None = None
     staff: StaffMember | None = None
 
@@ -39,6 +39,7 @@ ANONYMOUS = Actor(user=None)
 def actor_for_user(user: AbstractBaseUser | AnonymousUser | None) -> Actor:
     if user is None or not user.is_authenticated:
         return ANONYMOUS
+    assert isinstance(user, User)
     citizen = Citizen.objects.filter(user=user).first()
     staff = StaffMember.objects.select_related("department", "scope").filter(user=user).first()
-    return Actor(user=user, citizen=citizen, staff=staff)  # type: ignore[arg-type]
+    return Actor(user=user, citizen=citizen, staff=staff)

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_login_failed
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -56,7 +56,9 @@ def validate_phone(phone: str) -> str:
 
 
 @transaction.atomic
-def citizen_register(*, real_name: str, id_number: str, phone: str, password: str | None = None) -> Citizen:
+def citizen_register(
+    *, real_name: str, id_number: str, phone: str, password: str | None = None
+) -> Citizen:
     """Create a real-name citizen account; the username is the phone number."""
     id_number = validate_resident_id(id_number)
     phone = validate_phone(phone)
@@ -72,17 +74,28 @@ def citizen_register(*, real_name: str, id_number: str, phone: str, password: st
     if password is None:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    citizen = Citizen.objects.create(user=user, real_name=real_name, id_number=id_number, phone=phone)
-    audit_record_append(actor=f"citizen:{user.pk}", action="citizen.register", object_type="citizen", object_id=str(citizen.pk))
+    citizen = Citizen.objects.create(
+        user=user, real_name=real_name, id_number=id_number, phone=phone
+    )
+    audit_record_append(
+        actor=f"citizen:{user.pk}",
+        action="citizen.register",
+        object_type="citizen",
+        object_id=str(citizen.pk),
+    )
     return citizen
 
 
 @transaction.atomic
-def enterprise_register(*, uscc: str, name: str, legal_representative: str, agent: Citizen) -> Enterprise:
+def enterprise_register(
+    *, uscc: str, name: str, legal_representative: str, agent: Citizen
+) -> Enterprise:
     uscc = validate_uscc(uscc)
     if Enterprise.objects.filter(uscc=uscc).exists():
         raise InvalidInput("uscc_taken", "该统一社会信用代码已登记")
-    enterprise = Enterprise.objects.create(uscc=uscc, name=name.strip(), legal_representative=legal_representative.strip())
+    enterprise = Enterprise.objects.create(
+        uscc=uscc, name=name.strip(), legal_representative=legal_representative.strip()
+    )
     EnterpriseAgent.objects.create(enterprise=enterprise, citizen=agent)
     return enterprise
 
@@ -93,7 +106,9 @@ def department_create(*, code: str, name: str, division_code: str) -> Department
     division = Division.objects.filter(code=division_code).first()
     if division is None:
         raise NotFound("division_not_found", f"区划 {division_code} 不存在")
-    department, _ = Department.objects.update_or_create(code=code, defaults={"name": name, "division": division})
+    department, _ = Department.objects.update_or_create(
+        code=code, defaults={"name": name, "division": division}
+    )
     return department
 
 
@@ -111,36 +126,64 @@ def staff_create(
 ) -> StaffMember:
     """Create a staff account with a confirmed TOTP device (staff sign-in needs both)."""
     if not department.division.contains(scope.code):
-        raise InvalidInput("scope_outside_department", "工作人员管辖区划须为部门所在区划或其下级区划")
+        raise InvalidInput(
+            "scope_outside_department", "工作人员管辖区划须为部门所在区划或其下级区划"
+        )
     user_model = get_user_model()
     user = user_model.objects.create_user(
-        username=username, password=password, is_staff=StaffRole.ADMIN in roles or is_superuser, is_superuser=is_superuser
+        username=username,
+        password=password,
+        is_staff=StaffRole.ADMIN in roles or is_superuser,
+        is_superuser=is_superuser,
     )
-    member = StaffMember.objects.create(user=user, real_name=real_name, department=department, scope=scope, roles=roles)
-    TOTPDevice.objects.create(user=user, name="default", confirmed=True, **({"key": totp_key} if totp_key else {}))
+    member = StaffMember.objects.create(
+        user=user, real_name=real_name, department=department, scope=scope, roles=roles
+    )
+    TOTPDevice.objects.create(
+        user=user, name="default", confirmed=True, **({"key": totp_key} if totp_key else {})
+    )
     return member
-
 
 
 def _lockout_check(request: HttpRequest | None, username: str) -> None:
     if request is not None and getattr(request, "axes_locked_out", False):
-        audit_record_append(actor=f"login:{mask(username, 'phone')}", action="login", outcome=Outcome.DENIED, detail={"reason": "locked_out"})
+        audit_record_append(
+            actor=f"login:{mask(username, 'phone')}",
+            action="login",
+            outcome=Outcome.DENIED,
+            detail={"reason": "locked_out"},
+        )
         raise LockedOut("account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试")
 
 
-def password_login(*, request: HttpRequest, username: str, password: str, otp_token: str | None = None) -> AbstractBaseUser:
+def password_login(
+    *, request: HttpRequest, username: str, password: str, otp_token: str | None = None
+) -> User:
     """Check password (and TOTP for staff). Failed attempts count towards the lockout."""
     user = authenticate(request, username=username, password=password)
     _lockout_check(request, username)
+    assert user is None or isinstance(user, User)
     if user is None:
-        audit_record_append(actor=f"login:{_secret_digest(username)[:16]}", action="login", outcome=Outcome.FAILURE, detail={"reason": "bad_credentials"})
+        audit_record_append(
+            actor=f"login:{_secret_digest(username)[:16]}",
+            action="login",
+            outcome=Outcome.FAILURE,
+            detail={"reason": "bad_credentials"},
+        )
         raise AuthenticationFailed("invalid_credentials", "用户名或密码错误")
     if StaffMember.objects.filter(user=user).exists() or user.is_staff:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None or not otp_token or not device.verify_token(otp_token.strip()):
             _record_failure(request, username)
-            audit_record_append(actor=f"staff:{user.pk}", action="login", outcome=Outcome.FAILURE, detail={"reason": "otp"})
-            raise AuthenticationFailed("otp_invalid", "动态验证码错误或缺失（工作人员须使用双因素认证）")
+            audit_record_append(
+                actor=f"staff:{user.pk}",
+                action="login",
+                outcome=Outcome.FAILURE,
+                detail={"reason": "otp"},
+            )
+            raise AuthenticationFailed(
+                "otp_invalid", "动态验证码错误或缺失（工作人员须使用双因素认证）"
+            )
     audit_record_append(actor=f"user:{user.pk}", action="login", detail={"method": "password"})
     return user
 
@@ -161,32 +204,51 @@ def sms_code_send(*, phone: str) -> None:
         code_hash=_secret_digest(phone + ":" + code),
         expires_at=clock.now() + timedelta(seconds=settings.TONGBAN["SMS_CODE_SECONDS"]),
     )
-    transaction.on_commit(lambda: send_sms(phone, f"【通办】您的登录验证码是 {code}，5分钟内有效，请勿告诉他人。"))
+    transaction.on_commit(
+        lambda: send_sms(phone, f"【通办】您的登录验证码是 {code}，5分钟内有效，请勿告诉他人。")
+    )
 
 
 @transaction.atomic
-def sms_code_login(*, phone: str, code: str) -> AbstractBaseUser:
+def sms_code_login(*, phone: str, code: str) -> User:
     phone = validate_phone(phone)
-    entry = OneTimeCode.objects.select_for_update().filter(phone=phone, used=False).order_by("-id").first()
+    entry = (
+        OneTimeCode.objects.select_for_update()
+        .filter(phone=phone, used=False)
+        .order_by("-id")
+        .first()
+    )
     citizen = Citizen.objects.select_related("user").filter(phone=phone).first()
     if entry is None or entry.expires_at < clock.now() or citizen is None:
-        audit_record_append(actor=f"login:{_secret_digest(phone)[:16]}", action="login", outcome=Outcome.FAILURE, detail={"method": "sms", "reason": "no_code"})
+        audit_record_append(
+            actor=f"login:{_secret_digest(phone)[:16]}",
+            action="login",
+            outcome=Outcome.FAILURE,
+            detail={"method": "sms", "reason": "no_code"},
+        )
         raise AuthenticationFailed("sms_code_expired", "验证码已过期或未发送，请重新获取")
     entry.attempts += 1
     if entry.code_hash != _secret_digest(phone + ":" + code.strip()):
         if entry.attempts >= settings.TONGBAN["SMS_CODE_ATTEMPTS"]:
             entry.used = True
         entry.save(update_fields=["attempts", "used"])
-        audit_record_append(actor=f"citizen:{citizen.user_id}", action="login", outcome=Outcome.FAILURE, detail={"method": "sms"})
+        audit_record_append(
+            actor=f"citizen:{citizen.user_id}",
+            action="login",
+            outcome=Outcome.FAILURE,
+            detail={"method": "sms"},
+        )
         raise AuthenticationFailed("sms_code_invalid", "验证码错误")
     entry.used = True
     entry.save(update_fields=["attempts", "used"])
-    audit_record_append(actor=f"citizen:{citizen.user_id}", action="login", detail={"method": "sms"})
+    audit_record_append(
+        actor=f"citizen:{citizen.user_id}", action="login", detail={"method": "sms"}
+    )
     return citizen.user
 
 
 @transaction.atomic
-def api_token_issue(*, user: AbstractBaseUser) -> tuple[str, ApiToken]:
+def api_token_issue(*, user: User) -> tuple[str, ApiToken]:
     raw = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -196,7 +258,7 @@ def api_token_issue(*, user: AbstractBaseUser) -> tuple[str, ApiToken]:
     return raw, token
 
 
-def api_token_user(raw: str) -> AbstractBaseUser | None:
+def api_token_user(raw: str) -> User | None:
     token = ApiToken.objects.select_related("user").filter(token_hash=_secret_digest(raw)).first()
     if token is None or token.expires_at < clock.now() or not token.user.is_active:
         return None

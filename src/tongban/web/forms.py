@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from tongban.catalog.formschema import form_fields
 from tongban.cases.services import UploadedMaterial
+from tongban.catalog.formschema import form_fields
 
 
 def posted_form_data(request: HttpRequest, schema: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def posted_form_data(request: HttpRequest, schema: dict[str, Any]) -> dict[str, 
 
 def posted_materials(request: HttpRequest, material_codes: list[str]) -> list[UploadedMaterial]:
     # Read one byte past the limit at most: enough for the service to refuse it by size.
-    budget = settings.TONGBAN["MATERIAL_MAX_BYTES"] + 1
+    budget = int(settings.TONGBAN["MATERIAL_MAX_BYTES"]) + 1
     return [
         UploadedMaterial(code, upload.name or "material", upload.read(budget))
         for code in material_codes

@@ -12,9 +12,9 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'self'; object-src 'none'"
 )
 # The interactive API docs load Swagger UI's inline bootstrap; only there is it relaxed.
-DOCS_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-)
+DOCS_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-inline'"
+).replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
 class SecurityHeadersMiddleware:
@@ -25,7 +25,9 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         policy = DOCS_POLICY if request.path.startswith("/api/docs") else CONTENT_SECURITY_POLICY
         response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if request.user.is_authenticated if hasattr(request, "user") else False:
             response.headers.setdefault("Cache-Control", "no-store")
@@ -49,6 +51,8 @@ class DomainErrorMiddleware:
         if not isinstance(exception, DomainError):
             return None
         return render(
-            request, "web/error.html", {"title": "无法完成", "message": exception.message, "code": exception.code},
+            request,
+            "web/error.html",
+            {"title": "无法完成", "message": exception.message, "code": exception.code},
             status=exception.status,
         )

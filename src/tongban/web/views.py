@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,8 +19,19 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.cases import presenters
 from tongban.cases.models import CaseStatus, MaterialSubmission
-from tongban.cases.selectors import case_for_applicant, case_for_staff, cases_for_applicant, cases_for_staff
-from tongban.cases.services import ACTION_LABELS, application_submit, case_resubmit, case_reveal_personal_data, case_transition
+from tongban.cases.selectors import (
+    case_for_applicant,
+    case_for_staff,
+    cases_for_applicant,
+    cases_for_staff,
+)
+from tongban.cases.services import (
+    ACTION_LABELS,
+    application_submit,
+    case_resubmit,
+    case_reveal_personal_data,
+    case_transition,
+)
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get, items_list, themes_all
 from tongban.core import clock
@@ -47,7 +58,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def _error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": f"http_{status}", "message": message, "fields": {}}, status=status)
+        return JsonResponse(
+            {"code": f"http_{status}", "message": message, "fields": {}}, status=status
+        )
     return render(request, "web/error.html", {"title": title, "message": message}, status=status)
 
 
@@ -56,7 +69,9 @@ def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, 403, "无权访问", "您没有权限执行此操作，或页面已过期，请刷新后重试。")
+    return _error_page(
+        request, 403, "无权访问", "您没有权限执行此操作，或页面已过期，请刷新后重试。"
+    )
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -67,12 +82,24 @@ def error_500(request: HttpRequest) -> HttpResponse:
     return _error_page(request, 500, "系统繁忙", "服务器内部错误，请稍后重试。")
 
 
-def lockout_response(request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any
+) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(
-            {"code": "account_locked", "message": "登录失败次数过多，账号已临时锁定，请稍后再试", "fields": {}}, status=429
+            {
+                "code": "account_locked",
+                "message": "登录失败次数过多，账号已临时锁定，请稍后再试",
+                "fields": {},
+            },
+            status=429,
         )
-    return render(request, "web/error.html", {"title": "账号已锁定", "message": "登录失败次数过多，账号已临时锁定，请15分钟后再试。"}, status=429)
+    return render(
+        request,
+        "web/error.html",
+        {"title": "账号已锁定", "message": "登录失败次数过多，账号已临时锁定，请15分钟后再试。"},
+        status=429,
+    )
 
 
 def citizen_required(view: Any) -> Any:
@@ -103,7 +130,9 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     from django.utils.http import url_has_allowed_host_and_scheme
 
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -113,10 +142,16 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html", {
-        "themes": themes_all()[:24],
-        "departments": Department.objects.filter(items__isnull=False).distinct().order_by("division_id", "name"),
-    })
+    return render(
+        request,
+        "web/home.html",
+        {
+            "themes": themes_all()[:24],
+            "departments": Department.objects.filter(items__isnull=False)
+            .distinct()
+            .order_by("division_id", "name"),
+        },
+    )
 
 
 @require_GET
@@ -126,12 +161,18 @@ def item_list(request: HttpRequest) -> HttpResponse:
     department = request.GET.get("department", "").strip()[:18]
     region = request.GET.get("region", "").strip()[:12]
     try:
-        items = items_list(q=q or None, theme=theme or None, department=department or None, region=region or None)
+        items = items_list(
+            q=q or None, theme=theme or None, department=department or None, region=region or None
+        )
     except NotFound as error:
         messages.error(request, error.message)
         items = items_list()
     page = Paginator(items, 20).get_page(request.GET.get("page"))
-    return render(request, "web/item_list.html", {"page": page, "q": q, "theme": theme, "department": department, "region": region})
+    return render(
+        request,
+        "web/item_list.html",
+        {"page": page, "q": q, "theme": theme, "department": department, "region": region},
+    )
 
 
 @require_GET
@@ -165,10 +206,19 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
         else:
             messages.success(request, f"申请已提交，办件编号 {result.case.case_number}")
             return redirect("web:my_case", case_id=result.case.pk)
-    return render(request, "web/apply.html", {
-        "item": item, "version": version, "fields": fields, "values": values, "errors": errors,
-        "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
-    }, status=422 if request.method == "POST" else 200)
+    return render(
+        request,
+        "web/apply.html",
+        {
+            "item": item,
+            "version": version,
+            "fields": fields,
+            "values": values,
+            "errors": errors,
+            "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
+        },
+        status=422 if request.method == "POST" else 200,
+    )
 
 
 @require_GET
@@ -184,13 +234,17 @@ def my_cases(request: HttpRequest, actor: Any) -> HttpResponse:
 @citizen_required
 def my_case(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
     case = case_for_applicant(user=request.user, case_id=case_id)
-    return render(request, "web/my_case.html", {
-        "case": case,
-        "summary": presenters.case_summary(case, Calendar.load(), clock.today()),
-        "timeline": presenters.timeline(case),
-        "materials": presenters.materials(case),
-        "form_rows": _form_rows(case),
-    })
+    return render(
+        request,
+        "web/my_case.html",
+        {
+            "case": case,
+            "summary": presenters.case_summary(case, Calendar.load(), clock.today()),
+            "timeline": presenters.timeline(case),
+            "materials": presenters.materials(case),
+            "form_rows": _form_rows(case),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -203,27 +257,42 @@ def resubmit(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
     if request.method == "POST":
         values = posted_form_data(request, version.form_schema)
         try:
-            case_resubmit(actor=actor, case_id=case.pk, form_data=values,
-                          materials=posted_materials(request, [m["code"] for m in version.materials]))
+            case_resubmit(
+                actor=actor,
+                case_id=case.pk,
+                form_data=values,
+                materials=posted_materials(request, [m["code"] for m in version.materials]),
+            )
         except DomainError as error:
             errors = error.fields
             messages.error(request, error.message)
         else:
             messages.success(request, "补正材料已提交")
             return redirect("web:my_case", case_id=case.pk)
-    return render(request, "web/resubmit.html", {
-        "case": case, "version": version, "fields": form_fields(version.form_schema), "values": values, "errors": errors,
-    }, status=422 if errors else 200)
+    return render(
+        request,
+        "web/resubmit.html",
+        {
+            "case": case,
+            "version": version,
+            "fields": form_fields(version.form_schema),
+            "values": values,
+            "errors": errors,
+        },
+        status=422 if errors else 200,
+    )
 
 
 @require_GET
-def material_download(request: HttpRequest, material_id: int) -> HttpResponse:
+def material_download(request: HttpRequest, material_id: int) -> HttpResponseBase:
     """A material is served only to its applicant or to staff who may handle its case."""
     actor = actor_for_user(request.user)
-    material = MaterialSubmission.objects.select_related("application").filter(pk=material_id).first()
+    material = (
+        MaterialSubmission.objects.select_related("application").filter(pk=material_id).first()
+    )
     if material is None:
         raise NotFound("material_not_found", "材料不存在")
-    case = material.application.cases.first()
+    case = material.application.cases.get()
     if actor.staff is not None and request.user.is_verified():  # type: ignore[union-attr]
         case_for_staff(staff=actor.staff, case_id=case.pk)  # 404 outside the staff member's scope
     elif actor.user is None or material.application.applicant_id != actor.user.pk:
@@ -236,7 +305,9 @@ def material_download(request: HttpRequest, material_id: int) -> HttpResponse:
 
 def _form_rows(case: Any) -> list[tuple[str, Any]]:
     data = case.application.form_data
-    return [(spec.title, data.get(spec.name, "")) for spec in form_fields(case.item_version.form_schema)]
+    return [
+        (spec.title, data.get(spec.name, "")) for spec in form_fields(case.item_version.form_schema)
+    ]
 
 
 # ---------------------------------------------------------------- sign-in
@@ -252,14 +323,25 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if method == "send_code":
                 sms_code_send(phone=phone)
                 messages.info(request, "验证码已发送（演示环境：见控制台或后台“短信发件箱”）")
-                return render(request, "web/login.html", {"phone": phone, "code_sent": True, "next": _safe_next(request, "")})
+                return render(
+                    request,
+                    "web/login.html",
+                    {"phone": phone, "code_sent": True, "next": _safe_next(request, "")},
+                )
             if method == "sms":
                 user = sms_code_login(phone=phone, code=request.POST.get("code", ""))
             else:
-                user = password_login(request=request, username=phone, password=request.POST.get("password", ""))
+                user = password_login(
+                    request=request, username=phone, password=request.POST.get("password", "")
+                )
         except DomainError as error:
             messages.error(request, error.message)
-            return render(request, "web/login.html", {"phone": phone, "next": _safe_next(request, "")}, status=error.status)
+            return render(
+                request,
+                "web/login.html",
+                {"phone": phone, "next": _safe_next(request, "")},
+                status=error.status,
+            )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(_safe_next(request, reverse("web:my_cases")))
     return render(request, "web/login.html", {"next": _safe_next(request, "")})
@@ -271,11 +353,20 @@ def staff_login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         username = request.POST.get("username", "").strip()
         try:
-            user = password_login(request=request, username=username, password=request.POST.get("password", ""),
-                                  otp_token=request.POST.get("otp", ""))
+            user = password_login(
+                request=request,
+                username=username,
+                password=request.POST.get("password", ""),
+                otp_token=request.POST.get("otp", ""),
+            )
         except DomainError as error:
             messages.error(request, error.message)
-            return render(request, "web/staff_login.html", {"username": username, "next": _safe_next(request, "")}, status=error.status)
+            return render(
+                request,
+                "web/staff_login.html",
+                {"username": username, "next": _safe_next(request, "")},
+                status=error.status,
+            )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is not None:
@@ -302,15 +393,25 @@ def queue(request: HttpRequest, actor: Any) -> HttpResponse:
     if status in CaseStatus.values:
         cases = cases.filter(status=status)
     calendar, today = Calendar.load(), clock.today()
-    rows = [{**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)} for case in cases[:500]]
+    rows = [
+        {**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)}
+        for case in cases[:500]
+    ]
     if colour:
         rows = [row for row in rows if row["deadline_colour"] == colour]
     year = today.year
     template = "web/_queue_rows.html" if request.headers.get("HX-Request") else "web/queue.html"
-    return render(request, template, {
-        "rows": rows, "status": status, "colour": colour, "statuses": CaseStatus.choices,
-        "calendar_missing": missing_official_years(year, year + 1),
-    })
+    return render(
+        request,
+        template,
+        {
+            "rows": rows,
+            "status": status,
+            "colour": colour,
+            "statuses": CaseStatus.choices,
+            "calendar_missing": missing_official_years(year, year + 1),
+        },
+    )
 
 
 @require_GET
@@ -328,7 +429,10 @@ def _case_context(case: Any, actor: Any) -> dict[str, Any]:
         "timeline": presenters.timeline(case),
         "materials": presenters.materials(case),
         "form_rows": _form_rows(case),
-        "actions": [(action, ACTION_LABELS[action]) for action in presenters.allowed_actions(case, actor.staff)],
+        "actions": [
+            (action, ACTION_LABELS[action])
+            for action in presenters.allowed_actions(case, actor.staff)
+        ],
     }
 
 
@@ -341,8 +445,13 @@ def case_action(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
     except ValueError:
         version = None
     try:
-        case_transition(actor=actor, case_id=case_id, action=action, comment=request.POST.get("comment", ""),
-                        expected_version=version)
+        case_transition(
+            actor=actor,
+            case_id=case_id,
+            action=action,
+            comment=request.POST.get("comment", ""),
+            expected_version=version,
+        )
     except NotFound:
         raise
     except DomainError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -93,9 +94,11 @@ TEMPLATES = [
 ]
 
 
-def database_from_env(default_url: str) -> dict[str, object]:
+def database_from_env(default_url: str) -> dict[str, Any]:
     """DATABASE_URL (postgres://… or sqlite:///…) → Django DATABASES entry."""
-    config = dj_database_url.parse(os.environ.get("DATABASE_URL", default_url), conn_max_age=60)
+    config: dict[str, Any] = dict(
+        dj_database_url.parse(os.environ.get("DATABASE_URL", default_url), conn_max_age=60)
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE makes each write transaction take the lock at BEGIN, so the audit chain and
         # idempotency checks never interleave; WAL lets readers go on during a write.
@@ -108,7 +111,7 @@ def database_from_env(default_url: str) -> dict[str, object]:
     elif config["ENGINE"] == "django.db.backends.postgresql":
         # Fail fast instead of hanging when the database is unreachable.
         config.setdefault("OPTIONS", {})
-        config["OPTIONS"].setdefault("connect_timeout", 5)  # type: ignore[union-attr]
+        config["OPTIONS"].setdefault("connect_timeout", 5)
     return config
 
 
@@ -152,7 +155,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     # Materials are private: never under STATIC/MEDIA URLs; served only by a view that checks
     # access to the case.
     "default": {
@@ -182,11 +185,13 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Celery: eager in the embedded default; a broker URL (redis:// or amqp://) in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not os.environ.get("CELERY_BROKER_URL"))
+CELERY_TASK_ALWAYS_EAGER = env_bool(
+    "CELERY_TASK_ALWAYS_EAGER", not os.environ.get("CELERY_BROKER_URL")
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 
-TONGBAN = {
+TONGBAN: dict[str, Any] = {
     # Materials: largest accepted upload in bytes and the content types sniffed from the bytes.
     "MATERIAL_MAX_BYTES": int(os.environ.get("TONGBAN_MATERIAL_MAX_BYTES", str(10 * 1024 * 1024))),
     "MATERIAL_TYPES": ["application/pdf", "image/jpeg", "image/png"],

@@ -7,7 +7,7 @@ from pathlib import Path
 from .base import *  # noqa: F403
 from .base import STORAGES, TONGBAN, database_from_env
 
-SECRET_KEY = "tongban-test-key-" + "t" * 50  # noqa: S105
+SECRET_KEY = "tongban-test-key-" + "t" * 50
 DEBUG = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
@@ -16,10 +16,13 @@ SECURE_HSTS_SECONDS = 0
 ALLOWED_HOSTS = ["*"]
 _TMP = Path(tempfile.mkdtemp(prefix="tongban-test-"))
 DATABASES = {"default": database_from_env(f"sqlite:///{_TMP / 'test.sqlite3'}")}
-STORAGES = {**STORAGES, "default": {**STORAGES["default"], "OPTIONS": {"location": str(_TMP / "materials")}}}
+STORAGES = {
+    **STORAGES,
+    "default": {**STORAGES["default"], "OPTIONS": {"location": str(_TMP / "materials")}},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, tests
 CELERY_TASK_ALWAYS_EAGER = True
-TONGBAN = {**TONGBAN, "MATERIAL_MAX_BYTES": 256 * 1024, "BENCH_BASELINE": True}
+TONGBAN.update({"MATERIAL_MAX_BYTES": 256 * 1024, "BENCH_BASELINE": True})
 os.environ.setdefault("TONGBAN_TESTING", "1")
 STATIC_ROOT = _TMP / "static"
 STATIC_ROOT.mkdir(exist_ok=True)

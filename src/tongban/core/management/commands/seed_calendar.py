@@ -12,8 +12,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         this_year = clock.today().year
-        years = options["years"] or list(range(2023, this_year + 2))  # type: ignore[union-attr]
-        for year in years:  # type: ignore[union-attr]
+        years: list[int] = list(options["years"]) or list(range(2023, this_year + 2))  # type: ignore[call-overload]
+        for year in years:
             count = calendar_seed_year(year=year)
             state = "official" if count else "NO OFFICIAL DATA — weekend rule, admins warned"
             self.stdout.write(f"{year}: {count} days ({state})")
