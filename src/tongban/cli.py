@@ -83,9 +83,12 @@ def totp(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from bench_runner import run  # type: ignore[import-not-found]
+    """Run bench/<name>.py from the repository (the benchmarks are not part of the package)."""
+    import importlib
 
-    return int(run(args.name, args.rest))
+    sys.path.insert(0, str(Path.cwd()))
+    module = importlib.import_module(f"bench.{args.name}")
+    return int(module.main(args.rest))
 
 
 def manage(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
 from tongban.core import clock
-from tongban.core.calendar import Calendar
+from tongban.core.calendar import LazyCalendar
 from tongban.core.errors import InvalidInput, NotFound
 from tongban.core.schemas import error_responses
 from tongban.identity.auth import request_actor
@@ -28,6 +28,7 @@ from .schemas import (
 )
 from .selectors import case_for_staff, cases_for_applicant, cases_for_staff
 from .services import (
+    SubmissionResult,
     UploadedMaterial,
     application_submit,
     case_resubmit,
@@ -54,23 +55,27 @@ def _decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
     return uploads
 
 
-def _applicant_case(case: Any, calendar: Calendar) -> dict[str, Any]:
+def _applicant_case(
+    case: Any, calendar: LazyCalendar, fresh: SubmissionResult | None = None
+) -> dict[str, Any]:
     return {
         **presenters.case_summary(case, calendar, clock.today()),
         "form": case.application.form_data,
-        "materials": presenters.materials(case),
-        "timeline": presenters.timeline(case),
+        "materials": presenters.materials(case, fresh.materials if fresh else None),
+        "timeline": presenters.timeline(case, fresh.history if fresh else None),
     }
 
 
-def _application_out(application: Application) -> dict[str, Any]:
-    calendar = Calendar.load()
-    cases = cases_for_applicant(user=application.applicant).filter(application=application)
-    return {
-        "id": application.id,
-        "submitted_at": application.submitted_at,
-        "cases": [_applicant_case(case, calendar) for case in cases],
-    }
+def _application_out(
+    application: Application, fresh: SubmissionResult | None = None
+) -> dict[str, Any]:
+    calendar = LazyCalendar()
+    if fresh is not None:
+        cases = [_applicant_case(fresh.case, calendar, fresh)]
+    else:
+        found = cases_for_applicant(user=application.applicant).filter(application=application)
+        cases = [_applicant_case(case, calendar) for case in found]
+    return {"id": application.id, "submitted_at": application.submitted_at, "cases": cases}
 
 
 @applications_router.post(
@@ -95,14 +100,16 @@ def application_create(
         idempotency_key=idempotency_key,
         enterprise_uscc=payload.enterprise_uscc,
     )
-    return Status(201 if result.created else 200, _application_out(result.application))
+    if result.created:
+        return Status(201, _application_out(result.application, result))
+    return Status(200, _application_out(result.application))
 
 
 @applications_router.get("", response={200: list[CaseOut], **error_responses(401)})
 @paginate(LimitOffsetPagination)
 def application_list(request: HttpRequest) -> list[dict[str, Any]]:
     """我的办件。"""
-    calendar = Calendar.load()
+    calendar = LazyCalendar()
     today = clock.today()
     return [
         presenters.case_summary(case, calendar, today)
@@ -168,7 +175,7 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
         cases = cases.filter(status=filters.status)
     if filters.q:
         cases = cases.filter(case_number__icontains=filters.q)
-    calendar = Calendar.load()
+    calendar = LazyCalendar()
     today = clock.today()
     rows = [
         {**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)}
@@ -182,7 +189,7 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
 def _staff_case(case: Any, actor: Any) -> dict[str, Any]:
     application = case.application
     return {
-        **presenters.case_summary(case, Calendar.load(), clock.today()),
+        **presenters.case_summary(case, LazyCalendar(), clock.today()),
         "applicant_name": application.applicant_name,
         "applicant_id_number": application.applicant_id_number,
         "applicant_phone": application.applicant_phone,

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from django.conf import settings
 
-from tongban.core.calendar import Calendar
+from tongban.core.calendar import Calendar, LazyCalendar
 
 from .models import Case, CaseStatus
 
@@ -29,9 +29,11 @@ COLOUR_LABELS = {
 }
 
 
-def deadline_colour(case: Case, calendar: Calendar, today: date) -> DeadlineColour:
+def deadline_colour(case: Case, calendar: Calendar | LazyCalendar, today: date) -> DeadlineColour:
     if case.accepted_on is None or case.committed_deadline is None or case.status in CLOCK_STOPPED:
         return DeadlineColour.NONE
+    if isinstance(calendar, LazyCalendar):
+        calendar = calendar.get()
     if today > case.committed_deadline:
         return DeadlineColour.RED
     limit = case.item_version.committed_limit_days

@@ -174,3 +174,13 @@ class CaseTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} → {self.to_status}"
+
+
+class CaseNumberCounter(models.Model):
+    """Daily sequence per item for case numbers (实施编码 + 日期 + 序号), O(1) per case."""
+
+    prefix = models.CharField(max_length=40, primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}:{self.last}"

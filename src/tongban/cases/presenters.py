@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from django_fsm import can_proceed
 
-from tongban.core.calendar import Calendar
+from tongban.core.calendar import Calendar, LazyCalendar
 from tongban.core.masking import mask
 from tongban.identity.models import StaffMember
 
 from .deadlines import deadline_colour
-from .models import Case, CaseStatus
+from .models import Case, CaseStatus, CaseTransition, MaterialSubmission
 from .services import ACTION_LABELS, ACTION_ROLES
 
 
-def case_summary(case: Case, calendar: Calendar, today: date) -> dict[str, Any]:
+def case_summary(case: Case, calendar: Calendar | LazyCalendar, today: date) -> dict[str, Any]:
     return {
         "id": case.pk,
         "case_number": case.case_number,
@@ -49,7 +50,7 @@ def masked_applicant(case: Case) -> dict[str, str]:
     }
 
 
-def timeline(case: Case) -> list[dict[str, Any]]:
+def timeline(case: Case, steps: Iterable[CaseTransition] | None = None) -> list[dict[str, Any]]:
     return [
         {
             "action": step.action,
@@ -59,17 +60,17 @@ def timeline(case: Case) -> list[dict[str, Any]]:
             "comment": step.comment,
             "occurred_at": step.occurred_at,
         }
-        for step in case.transitions.order_by("occurred_at", "id")
+        for step in (steps if steps is not None else case.transitions.order_by("occurred_at", "id"))
     ]
 
 
-def materials(case: Case) -> list[dict[str, Any]]:
-    return [
-        dict(row)
-        for row in case.application.materials.values(
-            "id", "material_code", "material_name", "content_type", "size", "sha256", "sm3"
-        )
-    ]
+MATERIAL_FIELDS = ("id", "material_code", "material_name", "content_type", "size", "sha256", "sm3")
+
+
+def materials(case: Case, rows: Iterable[MaterialSubmission] | None = None) -> list[dict[str, Any]]:
+    if rows is not None:
+        return [{name: getattr(row, name) for name in MATERIAL_FIELDS} for row in rows]
+    return [dict(row) for row in case.application.materials.values(*MATERIAL_FIELDS)]
 
 
 def allowed_actions(case: Case, staff: StaffMember) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import filetype
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django_fsm import can_proceed
 
 from tongban.catalog.formschema import validate_form_data
@@ -29,7 +29,7 @@ from tongban.identity.models import EnterpriseAgent, StaffRole
 from tongban.identity.selectors import Actor
 
 from .events import CaseStatusChanged, CaseSubmitted
-from .models import Application, Case, CaseTransition, MaterialSubmission
+from .models import Application, Case, CaseNumberCounter, CaseTransition, MaterialSubmission
 from .selectors import case_for_staff
 
 # Which staff role may take which action.
@@ -68,6 +68,9 @@ class SubmissionResult:
     application: Application
     case: Case
     created: bool  # False when an idempotent retry returned the earlier submission
+    # What a fresh submission wrote, so the answer needs no second read (empty on a replay).
+    materials: tuple[MaterialSubmission, ...] = ()
+    history: tuple[CaseTransition, ...] = ()
 
 
 def _check_material(upload: UploadedMaterial, allowed_codes: dict[str, str]) -> str:
@@ -149,8 +152,9 @@ def _store_materials(
     uploads: list[UploadedMaterial],
     types: list[str],
     names: dict[str, str],
-) -> None:
+) -> list[MaterialSubmission]:
     now = clock.now()
+    stored = []
     for upload, content_type in zip(uploads, types, strict=True):
         sha = sha256_hex(upload.content)
         submission = MaterialSubmission(
@@ -169,6 +173,8 @@ def _store_materials(
         ]
         submission.file.save(f"{sha}.{extension}", ContentFile(upload.content), save=False)
         submission.save()
+        stored.append(submission)
+    return stored
 
 
 def _fingerprint(
@@ -188,10 +194,20 @@ def _fingerprint(
 
 def _case_number(item: ServiceItem) -> str:
     """实施编码 + yyyyMMdd + 6-digit daily sequence (Guangdong's pattern, widened)."""
-    today = clock.today()
-    prefix = f"{item.implementation_code}{today:%Y%m%d}"
-    count = Case.objects.filter(case_number__startswith=prefix).count()
-    return f"{prefix}{count + 1:06d}"
+    prefix = f"{item.implementation_code}{clock.today():%Y%m%d}"
+    table = connection.ops.quote_name(CaseNumberCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        # One round trip: UPDATE … RETURNING (PostgreSQL, SQLite ≥ 3.35).
+        sql = f"UPDATE {table} SET last = last + 1 WHERE prefix = %s RETURNING last"  # noqa: S608
+        cursor.execute(sql, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        # First case of the day for this item; a concurrent first raises IntegrityError and
+        # application_submit draws again.
+        CaseNumberCounter.objects.create(prefix=prefix, last=1)
+        row = (1,)
+    last = int(row[0])
+    return f"{prefix}{last:06d}"
 
 
 def _replay(actor: Actor, key: str, fingerprint: str) -> SubmissionResult | None:
@@ -295,7 +311,7 @@ def _create_submission(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    _store_materials(
+    stored = _store_materials(
         application, materials, types, {m["code"]: m["name"] for m in version.materials}
     )
     case = Case.objects.create(
@@ -307,7 +323,7 @@ def _create_submission(
         division_code=item.division_id,
         submitted_at=now,
     )
-    CaseTransition.objects.create(
+    first_step = CaseTransition.objects.create(
         case=case,
         action="submit",
         from_status="",
@@ -324,7 +340,7 @@ def _create_submission(
         detail={"item": item.implementation_code, "materials": len(materials)},
     )
     events.publish(CaseSubmitted(str(case.pk), item.implementation_code, item.department.code))
-    return SubmissionResult(application, case, created=True)
+    return SubmissionResult(application, case, True, tuple(stored), (first_step,))
 
 
 def case_transition(

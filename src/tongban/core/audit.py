@@ -46,7 +46,7 @@ def compute_hash(record: AuditRecord) -> str:
     return sm3_hex(_canonical(record))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a caller's transaction: rolls back with it
 def audit_record_append(
     *,
     actor: str,

@@ -40,6 +40,18 @@ def actor_for_user(user: AbstractBaseUser | AnonymousUser | None) -> Actor:
     if user is None or not user.is_authenticated:
         return ANONYMOUS
     assert isinstance(user, User)
-    citizen = Citizen.objects.filter(user=user).first()
-    staff = StaffMember.objects.select_related("department", "scope").filter(user=user).first()
+    # Reverse one-to-ones: free when the caller loaded them with select_related (see
+    # USER_RELATIONS), one query each otherwise.
+    try:
+        citizen: Citizen | None = user.citizen
+    except Citizen.DoesNotExist:
+        citizen = None
+    try:
+        staff: StaffMember | None = user.staff_member
+    except StaffMember.DoesNotExist:
+        staff = None
     return Actor(user=user, citizen=citizen, staff=staff)
+
+
+# select_related paths that make actor_for_user free of queries.
+USER_RELATIONS = ("citizen", "staff_member")

@@ -31,6 +31,7 @@ from .models import (
     StaffMember,
     StaffRole,
 )
+from .selectors import USER_RELATIONS
 from .sms import send_sms
 
 PHONE_LENGTH = 11
@@ -259,7 +260,10 @@ def api_token_issue(*, user: User) -> tuple[str, ApiToken]:
 
 
 def api_token_user(raw: str) -> User | None:
-    token = ApiToken.objects.select_related("user").filter(token_hash=_secret_digest(raw)).first()
+    relations = ["user"] + [f"user__{path}" for path in USER_RELATIONS]
+    token = (
+        ApiToken.objects.select_related(*relations).filter(token_hash=_secret_digest(raw)).first()
+    )
     if token is None or token.expires_at < clock.now() or not token.user.is_active:
         return None
     return token.user

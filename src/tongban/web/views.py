@@ -35,7 +35,7 @@ from tongban.cases.services import (
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get, items_list, themes_all
 from tongban.core import clock
-from tongban.core.calendar import Calendar, missing_official_years
+from tongban.core.calendar import LazyCalendar, missing_official_years
 from tongban.core.errors import DomainError, NotFound
 from tongban.identity.models import Department
 from tongban.identity.selectors import actor_for_user
@@ -224,7 +224,7 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
 @require_GET
 @citizen_required
 def my_cases(request: HttpRequest, actor: Any) -> HttpResponse:
-    calendar, today = Calendar.load(), clock.today()
+    calendar, today = LazyCalendar(), clock.today()
     page = Paginator(cases_for_applicant(user=request.user), 20).get_page(request.GET.get("page"))
     rows = [presenters.case_summary(case, calendar, today) for case in page]
     return render(request, "web/my_cases.html", {"page": page, "rows": rows})
@@ -239,7 +239,7 @@ def my_case(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
         "web/my_case.html",
         {
             "case": case,
-            "summary": presenters.case_summary(case, Calendar.load(), clock.today()),
+            "summary": presenters.case_summary(case, LazyCalendar(), clock.today()),
             "timeline": presenters.timeline(case),
             "materials": presenters.materials(case),
             "form_rows": _form_rows(case),
@@ -392,7 +392,7 @@ def queue(request: HttpRequest, actor: Any) -> HttpResponse:
     cases = cases_for_staff(staff=actor.staff)
     if status in CaseStatus.values:
         cases = cases.filter(status=status)
-    calendar, today = Calendar.load(), clock.today()
+    calendar, today = LazyCalendar(), clock.today()
     rows = [
         {**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)}
         for case in cases[:500]
@@ -425,7 +425,7 @@ def case_detail(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
 def _case_context(case: Any, actor: Any) -> dict[str, Any]:
     return {
         "case": case,
-        "summary": presenters.case_summary(case, Calendar.load(), clock.today()),
+        "summary": presenters.case_summary(case, LazyCalendar(), clock.today()),
         "timeline": presenters.timeline(case),
         "materials": presenters.materials(case),
         "form_rows": _form_rows(case),
