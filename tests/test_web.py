@@ -298,7 +298,9 @@ class TestAdminScope:
                     f"materials-{index}-item": item.pk,
                     f"materials-{index}-order": material.order,
                     f"materials-{index}-code": material.code,
-                    f"materials-{index}-name": material.name,
+                    f"materials-{index}-name": material.name
+                    if index == 0
+                    else "结婚证（或婚姻登记证明）",
                     f"materials-{index}-material_type": material.material_type,
                     **({f"materials-{index}-is_mandatory": "on"} if material.is_mandatory else {}),
                 }
@@ -308,6 +310,10 @@ class TestAdminScope:
         item.refresh_from_db()
         assert item.current_version.number == 2
         assert item.current_version.name == "户口迁入登记（2027版）"
+        assert [m["name"] for m in item.current_version.materials] == [
+            "居民身份证",
+            "结婚证（或婚姻登记证明）",
+        ]
         assert Case.objects.get(pk=submitted.pk).item_version.number == 1
 
     def test_calendar_warning_for_unofficial_year(self, world: dict[str, Any]) -> None:
@@ -378,3 +384,13 @@ def test_argon2_is_the_password_hasher_in_production() -> None:
     from tongban.config.settings import base
 
     assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_admin_login_requires_totp(world: dict[str, Any]) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root2", password=f.PASSWORD)
+    client = Client()
+    response = client.post("/admin/login/", {"username": "root2", "password": f.PASSWORD})
+    assert response.status_code == 200  # the form asks again: an OTP token is required
+    assert client.get("/admin/").status_code == 302

@@ -46,6 +46,14 @@ class MaterialInline(admin.TabularInline):
         "replaceable_by_shared_data",
     ]
 
+    # Same region scope as the item itself (catalog administrators hold no model permissions).
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
 
 class ServiceItemForm(forms.ModelForm):
     class Meta:

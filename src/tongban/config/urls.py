@@ -1,10 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
 
 from tongban.web import views as web_views
 
 from .api import api
+
+# Admin sign-in needs the staff member's TOTP code too (django-otp), like the workbench.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "通办 · 后台管理"
+admin.site.site_title = "通办后台"
 
 urlpatterns = [
     path("healthz", web_views.healthz, name="healthz"),
