@@ -394,3 +394,12 @@ def test_admin_login_requires_totp(world: dict[str, Any]) -> None:
     response = client.post("/admin/login/", {"username": "root2", "password": f.PASSWORD})
     assert response.status_code == 200  # the form asks again: an OTP token is required
     assert client.get("/admin/").status_code == 302
+
+
+def test_portal_in_english(world: dict[str, Any]) -> None:
+    client = Client()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get("/").content.decode()
+    assert '<html lang="en">' in page
+    assert "One portal, done in one go" in page and "Search services" in page
+    assert '<html lang="zh-hans">' in Client().get("/").content.decode()
