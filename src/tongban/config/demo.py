@@ -12,13 +12,12 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
-from tongban.catalog.models import ServiceItem
 from tongban.catalog.services import catalog_seed
 from tongban.core import clock
 from tongban.core.ids import resident_id_checksum, uscc_checksum
 from tongban.core.models import Division
 from tongban.core.services import calendar_seed_year, divisions_load
-from tongban.identity.models import Citizen, Department, StaffRole
+from tongban.identity.models import Citizen, Department, Enterprise, StaffRole
 from tongban.identity.services import citizen_register, enterprise_register, staff_create
 
 STAFF_PASSWORD = "Tongban#2026demo"
@@ -188,13 +187,17 @@ def _seed_synthetic_people(count: int) -> None:
             or Citizen.objects.filter(phone=phone).exists()
         ):
             continue
-        citizen_register(real_name=fake.name(), id_number=id_number, phone=phone, password=None)
-        made += 1
-
-
-def demo_item_codes() -> list[str]:
-    return list(
-        ServiceItem.objects.order_by("implementation_code").values_list(
-            "implementation_code", flat=True
+        citizen = citizen_register(
+            real_name=fake.name(), id_number=id_number, phone=phone, password=None
         )
-    )
+        made += 1
+        if made % 5 == 0:  # every fifth person runs a synthetic enterprise
+            body = "MA" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(7))
+            uscc = synthetic_uscc(citizen.id_number[:6], body)
+            if not Enterprise.objects.filter(uscc=uscc).exists():
+                enterprise_register(
+                    uscc=uscc,
+                    name=fake.company(),
+                    legal_representative=citizen.real_name,
+                    agent=citizen,
+                )
