@@ -198,7 +198,7 @@ class TestDeadlines:
         # 5 committed working days after Wed 30 Sep: 8, 9, 10 (Sat, make-up), 12, 13 Oct.
         assert case.accepted_on == date(2026, 9, 30)
         assert case.committed_deadline == date(2026, 10, 13)
-        assert case.deadline_is_estimated is False
+        assert case.committed_deadline_is_estimated is False
         calendar = Calendar.load()
         assert deadline_colour(case, calendar, date(2026, 10, 8)) == DeadlineColour.NORMAL
         assert (
@@ -212,11 +212,20 @@ class TestDeadlines:
             case = walk(world, submit(world).case, "accept", "start_review", "approve")
         assert deadline_colour(case, Calendar.load(), date(2026, 12, 1)) == DeadlineColour.NONE
 
+    def test_each_deadline_says_whether_it_is_estimated(self, world: dict[str, Any]) -> None:
+        with time_machine.travel("2026-12-14 10:00 +0800", tick=False):
+            case = walk(world, submit(world).case, "accept")
+        assert (case.committed_deadline, case.committed_deadline_is_estimated) == (
+            date(2026, 12, 21),
+            False,
+        )
+        assert (case.legal_deadline, case.legal_deadline_is_estimated) == (date(2027, 1, 11), True)
+
     def test_deadline_into_unofficial_year_is_flagged(self, world: dict[str, Any]) -> None:
         with time_machine.travel("2026-12-28 10:00 +0800", tick=False):
             case = walk(world, submit(world).case, "accept")
         assert case.committed_deadline == date(2027, 1, 4)
-        assert case.deadline_is_estimated is True
+        assert case.committed_deadline_is_estimated is True
 
 
 class TestVersions:

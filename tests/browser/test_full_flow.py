@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django_otp.oath import totp
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tongban.cases.models import Case, CaseStatus
 from tongban.catalog.formschema import FieldSpec, form_fields
@@ -33,8 +33,9 @@ from tongban.identity.models import StaffMember, StaffRole
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-QUEUE_SCREENSHOT = "/tmp/queue.png"
-COMPLETED_SCREENSHOT = "/tmp/completed.png"
+# Screenshots for a human to judge that the pages also *look* right.
+QUEUE_SCREENSHOT = "/tmp/queue.png"  # noqa: S108
+COMPLETED_SCREENSHOT = "/tmp/completed.png"  # noqa: S108
 TIMELINE = ["提交申请", "受理", "开始审查", "准予许可", "办结"]
 
 
@@ -53,7 +54,9 @@ def minimal_pdf(tag: str) -> bytes:
     xref = len(body)
     body += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     body += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    body += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    body += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return body
 
 
@@ -93,11 +96,21 @@ def field_value(spec: FieldSpec) -> Any:
 
 def handlers_for(item: ServiceItem) -> tuple[str, str] | None:
     """(clerk username, reviewer username) of the item's department whose scope covers it."""
-    staff = list(StaffMember.objects.filter(department=item.department).select_related("user", "scope"))
+    staff = list(
+        StaffMember.objects.filter(department=item.department).select_related("user", "scope")
+    )
     covering = [s for s in staff if item.division_id.startswith(s.scope.subtree_prefix)]
-    clerk = next((s for s in covering if StaffRole.INTAKE in s.roles and s.user.username.endswith("-clerk")), None)
+    clerk = next(
+        (s for s in covering if StaffRole.INTAKE in s.roles and s.user.username.endswith("-clerk")),
+        None,
+    )
     reviewer = next(
-        (s for s in covering if {StaffRole.REVIEW, StaffRole.DECISION} <= set(s.roles) and s.user.username.endswith("-reviewer")),
+        (
+            s
+            for s in covering
+            if {StaffRole.REVIEW, StaffRole.DECISION} <= set(s.roles)
+            and s.user.username.endswith("-reviewer")
+        ),
         None,
     )
     if clerk is None or reviewer is None:
@@ -108,9 +121,9 @@ def handlers_for(item: ServiceItem) -> tuple[str, str] | None:
 def choose_item() -> tuple[ServiceItem, list[tuple[FieldSpec, Any]], tuple[str, str]]:
     """A published citizen item the test can fill in completely; prefer the richest form."""
     candidates = []
-    for item in ServiceItem.objects.filter(is_published=True, current_version__isnull=False).select_related(
-        "current_version", "department"
-    ):
+    for item in ServiceItem.objects.filter(
+        is_published=True, current_version__isnull=False
+    ).select_related("current_version", "department"):
         if "citizen" not in (item.service_objects or ["citizen"]):
             continue
         specs = form_fields(item.current_version.form_schema)
@@ -165,7 +178,9 @@ def logout(page: Page, base: str) -> None:
 
 
 def open_from_queue(page: Page, case_number: str) -> None:
-    page.get_by_role("row").filter(has_text=case_number).get_by_role("link", name=case_number).click()
+    page.get_by_role("row").filter(has_text=case_number).get_by_role(
+        "link", name=case_number
+    ).click()
     expect(page.get_by_text(f"办件编号：{case_number}")).to_be_visible()
 
 
@@ -179,7 +194,9 @@ def act(page: Page, label_text: str, status: str) -> None:
 # ---------------------------------------------------------------- the flow
 
 
-def test_full_flow_apply_accept_review_approve_complete(live_server: Any, chromium_page: Page) -> None:
+def test_full_flow_apply_accept_review_approve_complete(
+    live_server: Any, chromium_page: Page
+) -> None:
     page = chromium_page
     base = live_server.url
     seed_demo(synthetic_people=0)
@@ -203,9 +220,12 @@ def test_full_flow_apply_accept_review_approve_complete(live_server: Any, chromi
             field.fill(str(value))
     assert mandatory, f"{item.implementation_code} has no mandatory material"
     for material in mandatory:
-        page.get_by_label(label(material["name"], suffix="（必要）")).set_input_files(
-            files=[{"name": f"{material['code']}.pdf", "mimeType": "application/pdf", "buffer": minimal_pdf(material["code"])}]
+        pdf = FilePayload(
+            name=f"{material['code']}.pdf",
+            mimeType="application/pdf",
+            buffer=minimal_pdf(material["code"]),
         )
+        page.get_by_label(label(material["name"], suffix="（必要）")).set_input_files(files=[pdf])
     page.get_by_role("button", name="提交申请").click()
     expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/me/cases/[0-9a-f-]{{36}}/$"))
     expect(page.locator("#case-status")).to_have_text("已提交")
@@ -233,7 +253,8 @@ def test_full_flow_apply_accept_review_approve_complete(live_server: Any, chromi
     act(page, "开始审查", CaseStatus.UNDER_REVIEW)
     act(page, "准予许可", CaseStatus.APPROVED)
     act(page, "办结", CaseStatus.COMPLETED)
-    expect(page.get_by_role("heading", name="办理", exact=True)).to_have_count(0)  # nothing left to do
+    # Nothing is left to do: the action form (its heading "办理") is gone.
+    expect(page.get_by_role("heading", name="办理", exact=True)).to_have_count(0)
     logout(page, base)
 
     # 4. The citizen finds the case completed, with the whole history.
@@ -251,8 +272,8 @@ def test_full_flow_apply_accept_review_approve_complete(live_server: Any, chromi
     case = Case.objects.get(pk=case.pk)  # status is a protected FSMField: no refresh_from_db()
     assert case.status == CaseStatus.COMPLETED
     assert case.transitions.count() == len(TIMELINE)
-    assert list(case.transitions.order_by("occurred_at", "id").values_list("action", flat=True)) == [
-        "submit", "accept", "start_review", "approve", "complete"
-    ]
+    assert list(
+        case.transitions.order_by("occurred_at", "id").values_list("action", flat=True)
+    ) == ["submit", "accept", "start_review", "approve", "complete"]
     assert case.application.materials.count() == len(mandatory)
     assert audit_verify().ok

@@ -98,7 +98,10 @@ class Case(models.Model):
     accepted_on = models.DateField("受理日期", null=True, blank=True)
     committed_deadline = models.DateField("承诺办结期限", null=True, blank=True)
     legal_deadline = models.DateField("法定办结期限", null=True, blank=True)
-    deadline_is_estimated = models.BooleanField("期限为推算（无官方节假日数据）", default=False)
+    committed_deadline_is_estimated = models.BooleanField(
+        "承诺期限为推算（跨入无官方节假日数据的年份）", default=False
+    )
+    legal_deadline_is_estimated = models.BooleanField("法定期限为推算", default=False)
     completed_at = models.DateTimeField("办结时间", null=True, blank=True)
     correction_note = models.TextField("补正告知", blank=True)
     version = models.PositiveIntegerField(default=0, help_text="乐观锁：每次状态变更加一")

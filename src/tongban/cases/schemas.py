@@ -66,7 +66,8 @@ class CaseOut(Schema):
     accepted_on: date | None
     committed_deadline: date | None
     legal_deadline: date | None
-    deadline_is_estimated: bool
+    committed_deadline_is_estimated: bool
+    legal_deadline_is_estimated: bool
     deadline_colour: str
     completed_at: datetime | None
     correction_note: str

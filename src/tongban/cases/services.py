@@ -416,7 +416,8 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
         )
         legal = calendar.add_working_days(case.accepted_on, case.item_version.legal_limit_days)
         case.committed_deadline, case.legal_deadline = committed.day, legal.day
-        case.deadline_is_estimated = committed.estimated or legal.estimated
+        case.committed_deadline_is_estimated = committed.estimated
+        case.legal_deadline_is_estimated = legal.estimated
     elif action == "request_correction":
         case.correction_note = comment
     elif action == "complete":
