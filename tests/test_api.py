@@ -326,3 +326,35 @@ class TestStaffApi:
         )
         assert response.status_code == 404
         assert Case.objects.get(pk=case_id).status == CaseStatus.SUBMITTED
+
+
+def test_queue_pages_in_the_database_with_constant_queries(
+    world: dict[str, Any], api: Client, django_assert_max_num_queries: Any
+) -> None:
+    import time_machine
+
+    from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+
+    with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
+        cases = [
+            application_submit(
+                actor=world["citizen"],
+                item_code=world["item"].implementation_code,
+                form_data=dict(f.VALID_FORM),
+                materials=[UploadedMaterial("M01", "a.pdf", f.PDF)],
+                idempotency_key=str(index),
+            ).case
+            for index in range(6)
+        ]
+        for case in cases[:4]:
+            case_transition(actor=world["clerk"], case_id=case.pk, action="accept")
+    headers = bearer(world["clerk"])
+    with time_machine.travel("2026-10-14 10:00 +0800", tick=False):
+        with django_assert_max_num_queries(6):
+            red = api.get("/api/v1/cases", {"colour": "red", "limit": 2}, **headers).json()
+        none = api.get("/api/v1/cases", {"colour": "none"}, **headers).json()
+        bad = api.get("/api/v1/cases", {"colour": "purple"}, **headers)
+    assert red["count"] == 4 and len(red["items"]) == 2
+    assert {row["deadline_colour"] for row in red["items"]} == {"red"}
+    assert none["count"] == 2
+    assert bad.status_code == 422

@@ -19,7 +19,6 @@ from tongban.cases.services import (
 from tongban.catalog.models import ServiceItem
 from tongban.catalog.services import item_publish
 from tongban.core.audit import audit_verify
-from tongban.core.calendar import Calendar
 from tongban.core.crypto import sha256_hex, sm3_hex
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.core.models import AuditRecord
@@ -199,18 +198,16 @@ class TestDeadlines:
         assert case.accepted_on == date(2026, 9, 30)
         assert case.committed_deadline == date(2026, 10, 13)
         assert case.committed_deadline_is_estimated is False
-        calendar = Calendar.load()
-        assert deadline_colour(case, calendar, date(2026, 10, 8)) == DeadlineColour.NORMAL
-        assert (
-            deadline_colour(case, calendar, date(2026, 10, 12)) == DeadlineColour.YELLOW
-        )  # 4 of 5 used
-        assert deadline_colour(case, calendar, date(2026, 10, 13)) == DeadlineColour.YELLOW
-        assert deadline_colour(case, calendar, date(2026, 10, 14)) == DeadlineColour.RED
+        assert case.warning_on == date(2026, 10, 12)  # ⌈0.8 × 5⌉ = 4 working days used
+        assert deadline_colour(case, date(2026, 10, 8)) == DeadlineColour.NORMAL
+        assert deadline_colour(case, date(2026, 10, 12)) == DeadlineColour.YELLOW  # 4 of 5 used
+        assert deadline_colour(case, date(2026, 10, 13)) == DeadlineColour.YELLOW
+        assert deadline_colour(case, date(2026, 10, 14)) == DeadlineColour.RED
 
     def test_clock_stops_at_decision(self, world: dict[str, Any]) -> None:
         with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
             case = walk(world, submit(world).case, "accept", "start_review", "approve")
-        assert deadline_colour(case, Calendar.load(), date(2026, 12, 1)) == DeadlineColour.NONE
+        assert deadline_colour(case, date(2026, 12, 1)) == DeadlineColour.NONE
 
     def test_each_deadline_says_whether_it_is_estimated(self, world: dict[str, Any]) -> None:
         with time_machine.travel("2026-12-14 10:00 +0800", tick=False):

@@ -403,3 +403,27 @@ def test_portal_in_english(world: dict[str, Any]) -> None:
     assert '<html lang="en">' in page
     assert "One portal, done in one go" in page and "Search services" in page
     assert '<html lang="zh-hans">' in Client().get("/").content.decode()
+
+
+def test_sms_codes_are_rate_limited_and_unknown_numbers_get_no_message(
+    world: dict[str, Any],
+) -> None:
+    import time_machine
+
+    from tongban.identity.services import TooManyRequests, sms_code_send
+
+    phone = world["citizen"].citizen.phone
+    with time_machine.travel("2026-11-26 09:00 +0800", tick=False) as traveller:
+        sms_code_send(phone=phone)
+        with pytest.raises(TooManyRequests) as error:
+            sms_code_send(phone=phone)
+        assert error.value.code == "sms_code_too_soon"
+        for _ in range(9):
+            traveller.shift(61)
+            sms_code_send(phone=phone)
+        traveller.shift(61)
+        with pytest.raises(TooManyRequests) as error:
+            sms_code_send(phone=phone)
+        assert error.value.code == "sms_code_daily_limit"
+        sms_code_send(phone="13312345678")  # no account: same answer, nothing sent
+    assert not SmsMessage.objects.filter(phone="13312345678").exists()

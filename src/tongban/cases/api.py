@@ -9,12 +9,13 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
 from tongban.core import clock
-from tongban.core.calendar import LazyCalendar
 from tongban.core.errors import InvalidInput, NotFound
+from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import error_responses
 from tongban.identity.auth import request_actor
 
 from . import presenters
+from .deadlines import DeadlineColour
 from .models import Application, CaseStatus
 from .schemas import (
     ApplicationIn,
@@ -26,7 +27,7 @@ from .schemas import (
     StaffCaseOut,
     TransitionIn,
 )
-from .selectors import case_for_staff, cases_for_applicant, cases_for_staff
+from .selectors import case_for_staff, cases_for_applicant, cases_for_staff, queue_filter
 from .services import (
     SubmissionResult,
     UploadedMaterial,
@@ -55,11 +56,9 @@ def _decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
     return uploads
 
 
-def _applicant_case(
-    case: Any, calendar: LazyCalendar, fresh: SubmissionResult | None = None
-) -> dict[str, Any]:
+def _applicant_case(case: Any, fresh: SubmissionResult | None = None) -> dict[str, Any]:
     return {
-        **presenters.case_summary(case, calendar, clock.today()),
+        **presenters.case_summary(case, clock.today()),
         "form": case.application.form_data,
         "materials": presenters.materials(case, fresh.materials if fresh else None),
         "timeline": presenters.timeline(case, fresh.history if fresh else None),
@@ -69,12 +68,11 @@ def _applicant_case(
 def _application_out(
     application: Application, fresh: SubmissionResult | None = None
 ) -> dict[str, Any]:
-    calendar = LazyCalendar()
     if fresh is not None:
-        cases = [_applicant_case(fresh.case, calendar, fresh)]
+        cases = [_applicant_case(fresh.case, fresh)]
     else:
         found = cases_for_applicant(user=application.applicant).filter(application=application)
-        cases = [_applicant_case(case, calendar) for case in found]
+        cases = [_applicant_case(case) for case in found]
     return {"id": application.id, "submitted_at": application.submitted_at, "cases": cases}
 
 
@@ -109,10 +107,9 @@ def application_create(
 @paginate(LimitOffsetPagination)
 def application_list(request: HttpRequest) -> list[dict[str, Any]]:
     """我的办件。"""
-    calendar = LazyCalendar()
     today = clock.today()
     return [
-        presenters.case_summary(case, calendar, today)
+        presenters.case_summary(case, today)
         for case in cases_for_applicant(user=request.auth)  # type: ignore[attr-defined]
     ]
 
@@ -150,7 +147,7 @@ def application_resubmit(
 
 class QueueFilters(Schema):
     status: CaseStatus | None = None
-    colour: str | None = None
+    colour: DeadlineColour | None = None
     q: str | None = None
 
 
@@ -170,26 +167,24 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
         from tongban.core.errors import PermissionDenied
 
         raise PermissionDenied("staff_required", "仅工作人员可查看办件队列")
-    cases = cases_for_staff(staff=actor.staff)
-    if filters.status:
-        cases = cases.filter(status=filters.status)
-    if filters.q:
-        cases = cases.filter(case_number__icontains=filters.q)
-    calendar = LazyCalendar()
     today = clock.today()
-    rows = [
-        {**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)}
-        for case in cases
-    ]
-    if filters.colour:
-        rows = [row for row in rows if row["deadline_colour"] == filters.colour]
-    return rows
+    cases = queue_filter(
+        cases_for_staff(staff=actor.staff),
+        status=filters.status,
+        colour=filters.colour,
+        q=filters.q,
+        today=today,
+    )
+    return MappedQuerySet(  # type: ignore[return-value]
+        cases,
+        lambda case: {**presenters.case_summary(case, today), **presenters.masked_applicant(case)},
+    )
 
 
 def _staff_case(case: Any, actor: Any) -> dict[str, Any]:
     application = case.application
     return {
-        **presenters.case_summary(case, LazyCalendar(), clock.today()),
+        **presenters.case_summary(case, clock.today()),
         "applicant_name": application.applicant_name,
         "applicant_id_number": application.applicant_id_number,
         "applicant_phone": application.applicant_phone,

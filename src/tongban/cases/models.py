@@ -102,6 +102,9 @@ class Case(models.Model):
         "承诺期限为推算（跨入无官方节假日数据的年份）", default=False
     )
     legal_deadline_is_estimated = models.BooleanField("法定期限为推算", default=False)
+    warning_on = models.DateField(
+        "黄灯日期", null=True, blank=True, help_text="承诺时限用去80%（可配置）的那个工作日"
+    )
     completed_at = models.DateTimeField("办结时间", null=True, blank=True)
     correction_note = models.TextField("补正告知", blank=True)
     version = models.PositiveIntegerField(default=0, help_text="乐观锁：每次状态变更加一")

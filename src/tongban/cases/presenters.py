@@ -8,7 +8,6 @@ from typing import Any
 
 from django_fsm import can_proceed
 
-from tongban.core.calendar import Calendar, LazyCalendar
 from tongban.core.masking import mask
 from tongban.identity.models import StaffMember
 
@@ -17,7 +16,7 @@ from .models import Case, CaseStatus, CaseTransition, MaterialSubmission
 from .services import ACTION_LABELS, ACTION_ROLES
 
 
-def case_summary(case: Case, calendar: Calendar | LazyCalendar, today: date) -> dict[str, Any]:
+def case_summary(case: Case, today: date) -> dict[str, Any]:
     return {
         "id": case.pk,
         "case_number": case.case_number,
@@ -33,7 +32,7 @@ def case_summary(case: Case, calendar: Calendar | LazyCalendar, today: date) -> 
         "legal_deadline": case.legal_deadline,
         "committed_deadline_is_estimated": case.committed_deadline_is_estimated,
         "legal_deadline_is_estimated": case.legal_deadline_is_estimated,
-        "deadline_colour": deadline_colour(case, calendar, today).value,
+        "deadline_colour": deadline_colour(case, today).value,
         "completed_at": case.completed_at,
         "correction_note": case.correction_note,
         "version": case.version,

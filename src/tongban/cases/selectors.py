@@ -3,14 +3,16 @@ their own applications. Anything outside the scope is 'not found' (404), never '
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from tongban.core.errors import NotFound
 from tongban.identity.models import StaffMember
 
+from .deadlines import filter_by_colour
 from .models import Case
 
 
@@ -52,3 +54,21 @@ def case_for_applicant(*, user: Any, case_id: Any) -> Case:
 
 def case_history(*, case: Case) -> QuerySet[Any]:
     return case.transitions.order_by("occurred_at", "id")
+
+
+def queue_filter(
+    cases: QuerySet[Case],
+    *,
+    today: date,
+    status: str | None = None,
+    colour: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Case]:
+    """A staff queue's filters, in the database; most urgent deadline first."""
+    if status:
+        cases = cases.filter(status=status)
+    if colour:
+        cases = filter_by_colour(cases, colour, today)
+    if q:
+        cases = cases.filter(case_number__icontains=q.strip()[:50])
+    return cases.order_by(F("committed_deadline").asc(nulls_last=True), "submitted_at")

@@ -28,6 +28,7 @@ from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, P
 from tongban.identity.models import EnterpriseAgent, StaffRole
 from tongban.identity.selectors import Actor
 
+from .deadlines import warning_date
 from .events import CaseStatusChanged, CaseSubmitted
 from .models import Application, Case, CaseNumberCounter, CaseTransition, MaterialSubmission
 from .selectors import case_for_staff
@@ -416,6 +417,9 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
         )
         legal = calendar.add_working_days(case.accepted_on, case.item_version.legal_limit_days)
         case.committed_deadline, case.legal_deadline = committed.day, legal.day
+        case.warning_on = warning_date(
+            calendar, case.accepted_on, case.item_version.committed_limit_days
+        )
         case.committed_deadline_is_estimated = committed.estimated
         case.legal_deadline_is_estimated = legal.estimated
     elif action == "request_correction":

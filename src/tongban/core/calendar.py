@@ -68,18 +68,6 @@ class Calendar:
         return count
 
 
-class LazyCalendar:
-    """Loads the calendar on first use, once: list pages need it only for accepted cases."""
-
-    def __init__(self) -> None:
-        self._calendar: Calendar | None = None
-
-    def get(self) -> Calendar:
-        if self._calendar is None:
-            self._calendar = Calendar.load()
-        return self._calendar
-
-
 @dataclass(frozen=True)
 class WorkingDate:
     day: date

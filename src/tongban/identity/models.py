@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from tongban.core.models import Division
 
@@ -131,6 +132,7 @@ class OneTimeCode(models.Model):
     """A login code sent by SMS; stored hashed, with an expiry and an attempt budget."""
 
     phone = models.CharField(max_length=11, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     code_hash = models.CharField(max_length=64)
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -45,6 +45,13 @@ class LockedOut(DomainError):
     status = 429
 
 
+class TooManyRequests(DomainError):
+    status = 429
+
+
+SMS_CODES_PER_DAY = 10
+
+
 def _secret_digest(value: str) -> str:
     return keyed_sm3_hex(settings.SECRET_KEY.encode(), value.encode())
 
@@ -197,14 +204,28 @@ def _record_failure(request: HttpRequest, username: str) -> None:
 
 @transaction.atomic
 def sms_code_send(*, phone: str) -> None:
+    """Send a login code. One per minute and ten a day per number (no SMS bombing); a number
+    without an account gets no message but the same answer (no account enumeration)."""
     phone = validate_phone(phone)
+    now = clock.now()
+    lifetime = timedelta(seconds=settings.TONGBAN["SMS_CODE_SECONDS"])
+    recent = OneTimeCode.objects.filter(phone=phone, created_at__gte=now - timedelta(days=1))
+    if recent.filter(created_at__gte=now - timedelta(seconds=60)).exists():
+        raise TooManyRequests("sms_code_too_soon", "验证码发送过于频繁，请60秒后再试")
+    if recent.count() >= SMS_CODES_PER_DAY:
+        raise TooManyRequests(
+            "sms_code_daily_limit", "今日验证码发送次数已达上限，请明日再试或使用密码登录"
+        )
     code = f"{secrets.randbelow(10**6):06d}"
     OneTimeCode.objects.filter(phone=phone, used=False).update(used=True)
     OneTimeCode.objects.create(
+        created_at=now,
         phone=phone,
         code_hash=_secret_digest(phone + ":" + code),
-        expires_at=clock.now() + timedelta(seconds=settings.TONGBAN["SMS_CODE_SECONDS"]),
+        expires_at=now + lifetime,
     )
+    if not Citizen.objects.filter(phone=phone).exists():
+        return
     transaction.on_commit(
         lambda: send_sms(phone, f"【通办】您的登录验证码是 {code}，5分钟内有效，请勿告诉他人。")
     )

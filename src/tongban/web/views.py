@@ -18,12 +18,14 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.cases import presenters
+from tongban.cases.deadlines import DeadlineColour
 from tongban.cases.models import CaseStatus, MaterialSubmission
 from tongban.cases.selectors import (
     case_for_applicant,
     case_for_staff,
     cases_for_applicant,
     cases_for_staff,
+    queue_filter,
 )
 from tongban.cases.services import (
     ACTION_LABELS,
@@ -35,7 +37,7 @@ from tongban.cases.services import (
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get, items_list, themes_all
 from tongban.core import clock
-from tongban.core.calendar import LazyCalendar, missing_official_years
+from tongban.core.calendar import missing_official_years
 from tongban.core.errors import DomainError, NotFound
 from tongban.identity.models import Department
 from tongban.identity.selectors import actor_for_user
@@ -224,9 +226,9 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
 @require_GET
 @citizen_required
 def my_cases(request: HttpRequest, actor: Any) -> HttpResponse:
-    calendar, today = LazyCalendar(), clock.today()
+    today = clock.today()
     page = Paginator(cases_for_applicant(user=request.user), 20).get_page(request.GET.get("page"))
-    rows = [presenters.case_summary(case, calendar, today) for case in page]
+    rows = [presenters.case_summary(case, today) for case in page]
     return render(request, "web/my_cases.html", {"page": page, "rows": rows})
 
 
@@ -239,7 +241,7 @@ def my_case(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
         "web/my_case.html",
         {
             "case": case,
-            "summary": presenters.case_summary(case, LazyCalendar(), clock.today()),
+            "summary": presenters.case_summary(case, clock.today()),
             "timeline": presenters.timeline(case),
             "materials": presenters.materials(case),
             "form_rows": _form_rows(case),
@@ -389,16 +391,18 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def queue(request: HttpRequest, actor: Any) -> HttpResponse:
     status = request.GET.get("status", "")
     colour = request.GET.get("colour", "")
-    cases = cases_for_staff(staff=actor.staff)
-    if status in CaseStatus.values:
-        cases = cases.filter(status=status)
-    calendar, today = LazyCalendar(), clock.today()
+    today = clock.today()
+    cases = queue_filter(
+        cases_for_staff(staff=actor.staff),
+        status=status if status in CaseStatus.values else None,
+        colour=colour if colour in DeadlineColour.__members__.values() else None,
+        today=today,
+    )
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
     rows = [
-        {**presenters.case_summary(case, calendar, today), **presenters.masked_applicant(case)}
-        for case in cases[:500]
+        {**presenters.case_summary(case, today), **presenters.masked_applicant(case)}
+        for case in page
     ]
-    if colour:
-        rows = [row for row in rows if row["deadline_colour"] == colour]
     year = today.year
     template = "web/_queue_rows.html" if request.headers.get("HX-Request") else "web/queue.html"
     return render(
@@ -406,6 +410,7 @@ def queue(request: HttpRequest, actor: Any) -> HttpResponse:
         template,
         {
             "rows": rows,
+            "page": page,
             "status": status,
             "colour": colour,
             "statuses": CaseStatus.choices,
@@ -425,7 +430,7 @@ def case_detail(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
 def _case_context(case: Any, actor: Any) -> dict[str, Any]:
     return {
         "case": case,
-        "summary": presenters.case_summary(case, LazyCalendar(), clock.today()),
+        "summary": presenters.case_summary(case, clock.today()),
         "timeline": presenters.timeline(case),
         "materials": presenters.materials(case),
         "form_rows": _form_rows(case),
