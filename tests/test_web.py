@@ -403,6 +403,9 @@ def test_portal_in_english(world: dict[str, Any]) -> None:
     assert '<html lang="en">' in page
     assert "One portal, done in one go" in page and "Search services" in page
     assert '<html lang="zh-hans">' in Client().get("/").content.decode()
+    # The browser's Accept-Language does not switch the language; only the person's choice does.
+    english_browser = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").get("/").content.decode()
+    assert '<html lang="zh-hans">' in english_browser
 
 
 def test_sms_codes_are_rate_limited_and_unknown_numbers_get_no_message(

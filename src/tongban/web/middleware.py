@@ -56,3 +56,27 @@ class DomainErrorMiddleware:
             {"title": "无法完成", "message": exception.message, "code": exception.code},
             status=exception.status,
         )
+
+
+class LanguageMiddleware:
+    """Chinese unless the person chose English (language cookie via /i18n/setlang/).
+
+    Unlike Django's LocaleMiddleware this ignores the browser's Accept-Language: a citizen on
+    an English-language phone still gets the Chinese service they came for, and a page's
+    language never changes behind their back.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response
