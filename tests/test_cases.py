@@ -342,3 +342,34 @@ class TestSubmission:
             numbers = [submit(world, idempotency_key=str(i)).case.case_number for i in range(3)]
         code = world["item"].implementation_code
         assert numbers == [f"{code}20261126{i:06d}" for i in (1, 2, 3)]
+
+
+class TestEnterpriseApplicant:
+    def test_agent_applies_for_the_enterprise(self, world: dict[str, Any]) -> None:
+        from tongban.identity.services import enterprise_register
+
+        item = f.item(world["department"], objects=["enterprise"])
+        agent = world["citizen"]
+        enterprise = enterprise_register(
+            uscc="91110000600037341L",
+            name="示例有限公司",
+            legal_representative="李明",
+            agent=agent.citizen,
+        )
+        with pytest.raises(InvalidInput) as error:
+            submit(world, item_code=item.implementation_code)
+        assert error.value.code == "applicant_type_not_served"
+        with pytest.raises(PermissionDenied) as denied:
+            submit(
+                world,
+                item_code=item.implementation_code,
+                actor=world["other_citizen"],
+                enterprise_uscc=enterprise.uscc,
+            )
+        assert denied.value.code == "not_enterprise_agent"
+        case = submit(
+            world, item_code=item.implementation_code, enterprise_uscc=enterprise.uscc
+        ).case
+        assert case.application.enterprise == enterprise
+        assert case.application.applicant_name == "示例有限公司"
+        assert case.application.applicant_id_number == "91110000600037341L"

@@ -324,15 +324,7 @@ def _create_submission(
         division_code=item.division_id,
         submitted_at=now,
     )
-    first_step = CaseTransition.objects.create(
-        case=case,
-        action="submit",
-        from_status="",
-        to_status=case.status,
-        actor=actor.user,
-        actor_role="applicant",
-        occurred_at=now,
-    )
+    first_step = _record_step(case, "submit", "", actor, "applicant", now)
     audit_record_append(
         actor=actor.label,
         action="case.submit",
@@ -342,6 +334,22 @@ def _create_submission(
     )
     events.publish(CaseSubmitted(str(case.pk), item.implementation_code, item.department.code))
     return SubmissionResult(application, case, True, tuple(stored), (first_step,))
+
+
+def _record_step(
+    case: Case, action: str, from_status: str, actor: Actor, role: str, when: Any, comment: str = ""
+) -> CaseTransition:
+    """Append one step to the case's history (办理过程)."""
+    return CaseTransition.objects.create(
+        case=case,
+        action=action,
+        from_status=from_status,
+        to_status=case.status,
+        actor=actor.user,
+        actor_role=role,
+        comment=comment,
+        occurred_at=when,
+    )
 
 
 def case_transition(
@@ -428,16 +436,7 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
         case.completed_at = now
     case.version += 1
     case.save()
-    CaseTransition.objects.create(
-        case=case,
-        action=action,
-        from_status=from_status,
-        to_status=case.status,
-        actor=actor.user,
-        actor_role=role,
-        comment=comment,
-        occurred_at=now,
-    )
+    _record_step(case, action, from_status, actor, role, now, comment)
     audit_record_append(
         actor=actor.label,
         action=f"case.{action}",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
-from .models import Citizen, StaffMember
+from .models import Citizen, Enterprise, StaffMember
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,12 @@ def actor_for_user(user: AbstractBaseUser | AnonymousUser | None) -> Actor:
 
 # select_related paths that make actor_for_user free of queries.
 USER_RELATIONS = ("citizen", "staff_member")
+
+
+def enterprises_for_agent(*, citizen: Citizen | None) -> list[Enterprise]:
+    """Enterprises the citizen may act for (有效的经办人授权)."""
+    if citizen is None:
+        return []
+    return list(
+        Enterprise.objects.filter(agents__citizen=citizen, agents__is_active=True).order_by("name")
+    )

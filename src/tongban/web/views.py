@@ -40,7 +40,7 @@ from tongban.core import clock
 from tongban.core.calendar import missing_official_years
 from tongban.core.errors import DomainError, NotFound
 from tongban.identity.models import Department
-from tongban.identity.selectors import actor_for_user
+from tongban.identity.selectors import actor_for_user, enterprises_for_agent
 from tongban.identity.services import password_login, sms_code_login, sms_code_send
 
 from .forms import posted_form_data, posted_materials
@@ -201,6 +201,7 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
                 form_data=values,
                 materials=posted_materials(request, [m["code"] for m in version.materials]),
                 idempotency_key=request.POST.get("submission_token") or None,
+                enterprise_uscc=request.POST.get("enterprise") or None,
             )
         except DomainError as error:
             errors = error.fields
@@ -218,6 +219,11 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
             "values": values,
             "errors": errors,
             "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
+            "enterprises": enterprises_for_agent(citizen=actor.citizen)
+            if "enterprise" in item.service_objects
+            else [],
+            "serves_citizens": "citizen" in (item.service_objects or ["citizen"]),
+            "chosen_enterprise": request.POST.get("enterprise", ""),
         },
         status=422 if request.method == "POST" else 200,
     )
