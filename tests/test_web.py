@@ -430,3 +430,76 @@ def test_sms_codes_are_rate_limited_and_unknown_numbers_get_no_message(
         assert error.value.code == "sms_code_daily_limit"
         sms_code_send(phone="13312345678")  # no account: same answer, nothing sent
     assert not SmsMessage.objects.filter(phone="13312345678").exists()
+
+
+class TestRegistration:
+    def _code(self, phone: str) -> str:
+        return SmsMessage.objects.filter(phone=phone).latest("sent_at").text.split("验证码 ")[1][:6]
+
+    def test_register_with_sms_code(self, world: dict[str, Any]) -> None:
+        from datetime import date
+
+        from django.test import TestCase
+
+        from tongban.config.demo import synthetic_id_number
+        from tongban.identity.models import Citizen
+
+        client = Client()
+        phone = "13612345678"
+        number = synthetic_id_number("440106", date(1995, 6, 1), 11)
+        typo = number[:-1] + ("0" if number[-1] != "0" else "1")
+        person = {"phone": phone, "real_name": "赵敏", "password": "Qz7!long-pass"}
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            client.post("/register/", {**person, "step": "send_code", "id_number": number})
+        code = self._code(phone)
+        bad = client.post(
+            "/register/", {**person, "step": "register", "id_number": typo, "code": code}
+        )
+        assert bad.status_code == 422
+        assert "身份证号码校验位不正确" in bad.content.decode()
+        wrong = "000000" if code != "000000" else "111111"
+        assert (
+            client.post(
+                "/register/", {**person, "step": "register", "id_number": number, "code": wrong}
+            ).status_code
+            == 422
+        )
+        # The typo did not use up the code; the right one still works.
+        response = client.post(
+            "/register/", {**person, "step": "register", "id_number": number, "code": code}
+        )
+        assert response.status_code == 302
+        citizen = Citizen.objects.get(phone=phone)
+        assert (citizen.real_name, citizen.id_number) == ("赵敏", number)
+        assert client.get("/me/cases/").status_code == 200
+
+    def test_registration_code_is_not_sent_to_a_registered_number(
+        self, world: dict[str, Any]
+    ) -> None:
+        from django.test import TestCase
+
+        phone = world["citizen"].citizen.phone
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            response = Client().post("/register/", {"step": "send_code", "phone": phone})
+        assert response.status_code == 200
+        assert not SmsMessage.objects.filter(phone=phone).exists()
+
+    def test_wrong_codes_burn_the_code(self, world: dict[str, Any]) -> None:
+        from django.test import TestCase
+
+        from tongban.identity.services import AuthenticationFailed, sms_code_login
+
+        phone = world["citizen"].citizen.phone
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            Client().post("/login/", {"method": "send_code", "phone": phone})
+        code = SmsMessage.objects.get(phone=phone).text.split("验证码是 ")[1][:6]
+        wrong = "000000" if code != "000000" else "111111"
+        for _ in range(5):
+            with pytest.raises(AuthenticationFailed):
+                sms_code_login(phone=phone, code=wrong)
+        with pytest.raises(AuthenticationFailed) as error:
+            sms_code_login(phone=phone, code=code)
+        assert error.value.code == "sms_code_expired"
+        assert OneTimeCode.objects.get(phone=phone).attempts == 5
+        failures = AuditRecord.objects.filter(action="login", outcome="failure").count()
+        assert failures == 6

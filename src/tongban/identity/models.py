@@ -133,6 +133,7 @@ class OneTimeCode(models.Model):
 
     phone = models.CharField(max_length=11, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
+    purpose = models.CharField(max_length=10, default="login")
     code_hash = models.CharField(max_length=64)
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -202,13 +203,26 @@ def _record_failure(request: HttpRequest, username: str) -> None:
     user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
 
 
+class CodePurpose:
+    LOGIN = "login"
+    REGISTER = "register"
+
+
+_SMS_TEXT = {
+    CodePurpose.LOGIN: "【通办】您的登录验证码是 {code}，5分钟内有效，请勿告诉他人。",
+    CodePurpose.REGISTER: "【通办】您正在注册通办账号，验证码 {code}，5分钟内有效，请勿告诉他人。",
+}
+
+
 @transaction.atomic
-def sms_code_send(*, phone: str) -> None:
-    """Send a login code. One per minute and ten a day per number (no SMS bombing); a number
-    without an account gets no message but the same answer (no account enumeration)."""
+def sms_code_send(*, phone: str, purpose: str = CodePurpose.LOGIN) -> None:
+    """Send a one-time code. One per minute and ten a day per number (no SMS bombing).
+
+    A login code goes only to a registered number and a registration code only to a new one;
+    either way the caller gets the same answer (no account enumeration).
+    """
     phone = validate_phone(phone)
     now = clock.now()
-    lifetime = timedelta(seconds=settings.TONGBAN["SMS_CODE_SECONDS"])
     recent = OneTimeCode.objects.filter(phone=phone, created_at__gte=now - timedelta(days=1))
     if recent.filter(created_at__gte=now - timedelta(seconds=60)).exists():
         raise TooManyRequests("sms_code_too_soon", "验证码发送过于频繁，请60秒后再试")
@@ -221,52 +235,93 @@ def sms_code_send(*, phone: str) -> None:
     OneTimeCode.objects.create(
         created_at=now,
         phone=phone,
+        purpose=purpose,
         code_hash=_secret_digest(phone + ":" + code),
-        expires_at=now + lifetime,
+        expires_at=now + timedelta(seconds=settings.TONGBAN["SMS_CODE_SECONDS"]),
     )
-    if not Citizen.objects.filter(phone=phone).exists():
+    registered = Citizen.objects.filter(phone=phone).exists()
+    if registered != (purpose == CodePurpose.LOGIN):
         return
-    transaction.on_commit(
-        lambda: send_sms(phone, f"【通办】您的登录验证码是 {code}，5分钟内有效，请勿告诉他人。")
-    )
+    text = _SMS_TEXT[purpose].format(code=code)
+    transaction.on_commit(lambda: send_sms(phone, text))
 
 
 @transaction.atomic
-def sms_code_login(*, phone: str, code: str) -> User:
-    phone = validate_phone(phone)
+def _code_check(phone: str, code: str, purpose: str) -> str:
+    """Consume one attempt; 'ok', 'expired' or 'invalid'. Commits even when the code is wrong,
+    so wrong attempts count and a code dies after TONGBAN["SMS_CODE_ATTEMPTS"] of them."""
     entry = (
         OneTimeCode.objects.select_for_update()
-        .filter(phone=phone, used=False)
+        .filter(phone=phone, purpose=purpose, used=False)
         .order_by("-id")
         .first()
     )
-    citizen = Citizen.objects.select_related("user").filter(phone=phone).first()
-    if entry is None or entry.expires_at < clock.now() or citizen is None:
-        audit_record_append(
-            actor=f"login:{_secret_digest(phone)[:16]}",
-            action="login",
-            outcome=Outcome.FAILURE,
-            detail={"method": "sms", "reason": "no_code"},
-        )
-        raise AuthenticationFailed("sms_code_expired", "验证码已过期或未发送，请重新获取")
+    if entry is None or entry.expires_at < clock.now():
+        return "expired"
     entry.attempts += 1
-    if entry.code_hash != _secret_digest(phone + ":" + code.strip()):
-        if entry.attempts >= settings.TONGBAN["SMS_CODE_ATTEMPTS"]:
-            entry.used = True
-        entry.save(update_fields=["attempts", "used"])
+    matches = hmac.compare_digest(entry.code_hash, _secret_digest(phone + ":" + code.strip()))
+    entry.used = matches or entry.attempts >= settings.TONGBAN["SMS_CODE_ATTEMPTS"]
+    entry.save(update_fields=["attempts", "used"])
+    return "ok" if matches else "invalid"
+
+
+def sms_code_login(*, phone: str, code: str) -> User:
+    phone = validate_phone(phone)
+    outcome = _code_check(phone, code, CodePurpose.LOGIN)
+    citizen = Citizen.objects.select_related("user").filter(phone=phone).first()
+    actor = f"citizen:{citizen.user_id}" if citizen else f"login:{_secret_digest(phone)[:16]}"
+    if outcome != "ok" or citizen is None:
         audit_record_append(
-            actor=f"citizen:{citizen.user_id}",
+            actor=actor,
             action="login",
             outcome=Outcome.FAILURE,
-            detail={"method": "sms"},
+            detail={"method": "sms", "reason": outcome},
         )
-        raise AuthenticationFailed("sms_code_invalid", "验证码错误")
-    entry.used = True
-    entry.save(update_fields=["attempts", "used"])
-    audit_record_append(
-        actor=f"citizen:{citizen.user_id}", action="login", detail={"method": "sms"}
-    )
+        if outcome == "invalid":
+            raise AuthenticationFailed("sms_code_invalid", "验证码错误")
+        raise AuthenticationFailed("sms_code_expired", "验证码已过期或未发送，请重新获取")
+    audit_record_append(actor=actor, action="login", detail={"method": "sms"})
     return citizen.user
+
+
+def citizen_sign_up(
+    *, real_name: str, id_number: str, phone: str, password: str, code: str
+) -> Citizen:
+    """实名注册: the phone is proven by an SMS code, the ID number checked (GB 11643).
+
+    Everything else is checked first, so a typo does not use up the code.
+    """
+    phone = validate_phone(phone)
+    id_number = validate_resident_id(id_number)
+    if not real_name.strip():
+        raise InvalidInput("name_required", "请填写姓名", fields={"real_name": "请填写姓名"})
+    if (
+        Citizen.objects.filter(id_number=id_number).exists()
+        or Citizen.objects.filter(phone=phone).exists()
+    ):
+        raise InvalidInput("already_registered", "该身份证号码或手机号码已注册，请直接登录")
+    validate_password(password)
+    if _code_check(phone, code, CodePurpose.REGISTER) != "ok":
+        raise InvalidInput(
+            "sms_code_invalid", "短信验证码错误或已过期", fields={"code": "验证码错误或已过期"}
+        )
+    return citizen_register(
+        real_name=real_name, id_number=id_number, phone=phone, password=password
+    )
+
+
+def validate_password(password: str) -> None:
+    from django.contrib.auth.password_validation import validate_password as django_validate
+    from django.core.exceptions import ValidationError
+
+    try:
+        django_validate(password)
+    except ValidationError as error:
+        raise InvalidInput(
+            "password_weak",
+            "密码强度不足：" + "；".join(error.messages),
+            fields={"password": "密码强度不足"},
+        ) from error
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ urlpatterns = [
     path("me/cases/<str:case_id>/resubmit/", views.resubmit, name="resubmit"),
     path("materials/<int:material_id>/", views.material_download, name="material_download"),
     path("login/", views.login_view, name="login"),
+    path("register/", views.register, name="register"),
     path("logout/", views.logout_view, name="logout"),
     path("workbench/login/", views.staff_login, name="staff_login"),
     path("workbench/", views.queue, name="queue"),

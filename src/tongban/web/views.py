@@ -41,7 +41,13 @@ from tongban.core.calendar import missing_official_years
 from tongban.core.errors import DomainError, NotFound
 from tongban.identity.models import Department
 from tongban.identity.selectors import actor_for_user, enterprises_for_agent
-from tongban.identity.services import password_login, sms_code_login, sms_code_send
+from tongban.identity.services import (
+    CodePurpose,
+    citizen_sign_up,
+    password_login,
+    sms_code_login,
+    sms_code_send,
+)
 
 from .forms import posted_form_data, posted_materials
 
@@ -353,6 +359,45 @@ def login_view(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(_safe_next(request, reverse("web:my_cases")))
     return render(request, "web/login.html", {"next": _safe_next(request, "")})
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    """实名注册：姓名 + 身份证号码 + 手机号（短信验证）+ 密码。"""
+    fields = ("real_name", "id_number", "phone")
+    values = {name: request.POST.get(name, "").strip()[:50] for name in fields}
+    errors: dict[str, str] = {}
+    code_sent = False
+    if request.method == "POST":
+        try:
+            if request.POST.get("step") == "send_code":
+                sms_code_send(phone=values["phone"], purpose=CodePurpose.REGISTER)
+                messages.info(request, "验证码已发送（演示环境：见控制台或后台“短信发件箱”）")
+                code_sent = True
+            else:
+                citizen = citizen_sign_up(
+                    real_name=values["real_name"],
+                    id_number=values["id_number"],
+                    phone=values["phone"],
+                    password=request.POST.get("password", ""),
+                    code=request.POST.get("code", ""),
+                )
+                login(request, citizen.user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, "注册成功")
+                return redirect("web:my_cases")
+        except DomainError as error:
+            errors = error.fields or {"form": error.message}
+            messages.error(request, error.message)
+            code_sent = request.POST.get("step") != "send_code"
+            return render(
+                request,
+                "web/register.html",
+                {"values": values, "errors": errors, "code_sent": code_sent},
+                status=error.status,
+            )
+    return render(
+        request, "web/register.html", {"values": values, "errors": errors, "code_sent": code_sent}
+    )
 
 
 @require_http_methods(["GET", "POST"])
