@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -55,6 +56,15 @@ def validation_error(request: HttpRequest, error: NinjaValidationError) -> HttpR
 @api.exception_handler(AuthenticationError)
 def authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
     return _error(request, 401, "not_authenticated", "请先登录（缺少或无效的访问令牌）")
+
+
+@api.exception_handler(DatabaseError)
+def dependency_unavailable(request: HttpRequest, error: DatabaseError) -> HttpResponse:
+    """The database is down, slow past its timeout, or reset: fail fast with 503, no internals."""
+    logger.warning("database unavailable on %s: %s", request.path, type(error).__name__)
+    response = _error(request, 503, "dependency_unavailable", "服务暂时不可用，请稍后重试")
+    response["Retry-After"] = "5"
+    return response
 
 
 @api.exception_handler(Exception)
