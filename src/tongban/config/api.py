@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -58,7 +58,8 @@ def authentication_error(request: HttpRequest, error: AuthenticationError) -> Ht
     return _error(request, 401, "not_authenticated", "请先登录（缺少或无效的访问令牌）")
 
 
-@api.exception_handler(DatabaseError)
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
 def dependency_unavailable(request: HttpRequest, error: DatabaseError) -> HttpResponse:
     """The database is down, slow past its timeout, or reset: fail fast with 503, no internals."""
     logger.warning("database unavailable on %s: %s", request.path, type(error).__name__)
