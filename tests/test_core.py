@@ -18,6 +18,8 @@ from tongban.core.masking import mask
 from tongban.core.models import AuditRecord, CalendarYear, Holiday, HolidayKind
 from tongban.core.services import calendar_seed_year, divisions_load
 
+from .tamper import as_dba
+
 
 class TestResidentId:
     def test_valid_number_is_normalised(self) -> None:
@@ -176,7 +178,8 @@ class TestAuditChain:
 
     def test_edited_record_is_reported(self) -> None:
         records = self._three()
-        AuditRecord.objects.filter(pk=records[1].pk).update(outcome="denied")
+        with as_dba():
+            AuditRecord.objects.filter(pk=records[1].pk).update(outcome="denied")
         report = audit_verify()
         assert not report.ok
         assert report.first_bad_sequence == 2
@@ -184,7 +187,8 @@ class TestAuditChain:
 
     def test_deleted_record_is_reported(self) -> None:
         records = self._three()
-        AuditRecord.objects.filter(pk=records[1].pk).delete()
+        with as_dba():
+            AuditRecord.objects.filter(pk=records[1].pk).delete()
         report = audit_verify()
         assert (report.ok, report.first_bad_sequence) == (False, 2)
         assert "deleted" in report.problem
@@ -193,19 +197,21 @@ class TestAuditChain:
         records = self._three()
         # Swap the contents of #2 and #3 while keeping their sequence numbers.
         a, b = AuditRecord.objects.get(pk=records[1].pk), AuditRecord.objects.get(pk=records[2].pk)
-        AuditRecord.objects.filter(pk=a.pk).update(
-            action=b.action, object_id=b.object_id, record_hash="tmp"
-        )
-        AuditRecord.objects.filter(pk=b.pk).update(
-            action=a.action, object_id=a.object_id, record_hash=a.record_hash
-        )
-        AuditRecord.objects.filter(pk=a.pk).update(record_hash=b.record_hash)
+        with as_dba():
+            AuditRecord.objects.filter(pk=a.pk).update(
+                action=b.action, object_id=b.object_id, record_hash="tmp"
+            )
+            AuditRecord.objects.filter(pk=b.pk).update(
+                action=a.action, object_id=a.object_id, record_hash=a.record_hash
+            )
+            AuditRecord.objects.filter(pk=a.pk).update(record_hash=b.record_hash)
         report = audit_verify()
         assert (report.ok, report.first_bad_sequence) == (False, 2)
 
     def test_truncated_tail_is_reported(self) -> None:
         records = self._three()
-        AuditRecord.objects.filter(pk=records[2].pk).delete()
+        with as_dba():
+            AuditRecord.objects.filter(pk=records[2].pk).delete()
         report = audit_verify()
         assert not report.ok
         assert "truncated" in report.problem
@@ -213,9 +219,22 @@ class TestAuditChain:
     def test_cli_exit_code(self, capsys: Any, settings: Any) -> None:
         records = self._three()
         assert cli_main(["audit", "verify"]) == 0
-        AuditRecord.objects.filter(pk=records[0].pk).update(actor="mallory")
+        with as_dba():
+            AuditRecord.objects.filter(pk=records[0].pk).update(actor="mallory")
         assert cli_main(["audit", "verify"]) == 1
         assert "#1" in capsys.readouterr().out
+
+    def test_application_role_cannot_update_or_delete(self) -> None:
+        from django.db import DatabaseError, transaction
+
+        records = self._three()
+        attempts = [lambda: AuditRecord.objects.filter(pk=records[0].pk).update(outcome="denied")]
+        if connection.vendor == "postgresql":  # SQLite keeps DELETE for test flushes (ADR 0003)
+            attempts.append(lambda: AuditRecord.objects.filter(pk=records[0].pk).delete())
+        for attempt in attempts:
+            with pytest.raises(DatabaseError), transaction.atomic():
+                attempt()
+        assert audit_verify().ok and audit_verify().checked == 3
 
     def test_management_command(self) -> None:
         self._three()

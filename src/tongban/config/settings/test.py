@@ -28,3 +28,5 @@ STATIC_ROOT = _TMP / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The live server thread must not keep connections open past a test (PostgreSQL teardown).
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -1,0 +1,417 @@
+"""Authorization matrix (issue 3, item 1).
+
+Every endpoint — each operation of the OpenAPI document and each page of the URL conf — is
+called as every role, on objects the role owns and on objects it does not. The expected status
+of every (endpoint, role) cell is declared in one table below; an endpoint missing from the
+table fails `test_every_endpoint_has_an_entry`. Writes by a role that may not write are
+checked to change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tongban.cases.models import Application, Case, CaseStatus, CaseTransition
+from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.core.services import calendar_seed_year
+from tongban.identity.models import StaffRole
+from tongban.identity.services import api_token_issue, enterprise_register
+
+from .. import factories as f
+
+pytestmark = [pytest.mark.harness, pytest.mark.django_db]
+
+ROLES = (
+    "anonymous",
+    "owner",  # the citizen who applied
+    "other_citizen",
+    "enterprise_agent",  # a citizen acting for an enterprise (not the applicant)
+    "clerk",  # owning department, intake
+    "reviewer",  # owning department, review + decision
+    "other_department",  # same city, another department, all roles
+    "other_region",  # another province, all roles
+    "catalog_admin",  # provincial administrator (管理), no case roles
+    "superuser",
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: int
+    check: str = ""  # name of an extra assertion in CHECKS
+
+
+def row(default: int, **overrides: int | Cell) -> dict[str, Cell]:
+    cells = {role: Cell(default) for role in ROLES}
+    for role, value in overrides.items():
+        cells[role] = value if isinstance(value, Cell) else Cell(value)
+    return cells
+
+
+CASE_HANDLERS_ONLY = {"clerk": 200, "reviewer": 200}
+NOT_FOUND_FOR_OUTSIDERS = {role: 404 for role in ROLES if role != "anonymous"}
+
+# ---- The table: (method, endpoint) → expected status per role. ----
+API: dict[tuple[str, str], dict[str, Cell]] = {
+    ("GET", "/api/openapi.json"): row(200),
+    ("POST", "/api/v1/auth/token"): row(401),  # wrong password for everyone
+    ("GET", "/api/v1/catalog/items"): row(200),
+    ("GET", "/api/v1/catalog/items/{code}"): row(200),
+    ("POST", "/api/v1/applications"): row(
+        403, anonymous=401, owner=201, other_citizen=201, enterprise_agent=201
+    ),
+    ("GET", "/api/v1/applications"): row(
+        200,
+        anonymous=401,
+        owner=Cell(200, "sees_own_case"),
+        other_citizen=Cell(200, "sees_no_case"),
+        clerk=Cell(200, "sees_no_case"),
+    ),
+    ("GET", "/api/v1/applications/{application_id}"): row(404, anonymous=401, owner=200),
+    ("POST", "/api/v1/applications/{application_id}/cases/{case_id}/resubmission"): row(
+        404, anonymous=401, owner=200
+    ),
+    ("GET", "/api/v1/cases"): row(
+        403,
+        anonymous=401,
+        clerk=Cell(200, "sees_own_case"),
+        reviewer=Cell(200, "sees_own_case"),
+        other_department=Cell(200, "sees_no_case"),
+        other_region=Cell(200, "sees_no_case"),
+        catalog_admin=Cell(200, "sees_no_case"),
+    ),
+    ("GET", "/api/v1/cases/{case_id}"): row(404, anonymous=401, **CASE_HANDLERS_ONLY),
+    ("POST", "/api/v1/cases/{case_id}/transitions"): row(
+        404, anonymous=401, clerk=Cell(200, "accepted"), reviewer=403
+    ),
+}
+
+WEB: dict[tuple[str, str], dict[str, Cell]] = {
+    ("GET", "healthz"): row(200),
+    ("GET", "api:openapi-view"): row(200),
+    ("POST", "set_language"): row(302),
+    ("GET", "web:home"): row(200),
+    ("GET", "web:item_list"): row(200),
+    ("GET", "web:item_guide"): row(200),
+    ("GET", "web:apply"): row(302, owner=200, other_citizen=200, enterprise_agent=200),
+    ("POST", "web:apply"): row(
+        302,
+        owner=Cell(302, "one_more_case"),
+        other_citizen=Cell(302, "one_more_case"),
+        enterprise_agent=Cell(302, "one_more_case"),
+    ),
+    ("GET", "web:my_cases"): row(
+        302,
+        owner=Cell(200, "page_shows_case"),
+        other_citizen=Cell(200, "page_hides_case"),
+        enterprise_agent=Cell(200, "page_hides_case"),
+    ),
+    ("GET", "web:my_case"): row(302, owner=200, other_citizen=404, enterprise_agent=404),
+    ("GET", "web:resubmit"): row(302, owner=200, other_citizen=404, enterprise_agent=404),
+    ("POST", "web:resubmit"): row(
+        302, owner=Cell(302, "resubmitted"), other_citizen=404, enterprise_agent=404
+    ),
+    ("GET", "web:material_download"): row(404, owner=200, clerk=200, reviewer=200),
+    ("GET", "web:login"): row(200),
+    ("GET", "web:register"): row(200),
+    ("POST", "web:logout"): row(302),
+    ("GET", "web:staff_login"): row(200),
+    ("GET", "web:queue"): row(
+        302,
+        clerk=Cell(200, "page_shows_case"),
+        reviewer=Cell(200, "page_shows_case"),
+        other_department=Cell(200, "page_hides_case"),
+        other_region=Cell(200, "page_hides_case"),
+        catalog_admin=Cell(200, "page_hides_case"),
+    ),
+    ("GET", "web:case_detail"): row(
+        302, clerk=200, reviewer=200, other_department=404, other_region=404, catalog_admin=404
+    ),
+    ("POST", "web:case_action"): row(
+        302, clerk=Cell(302, "accepted"), other_department=404, other_region=404, catalog_admin=404
+    ),
+    ("GET", "admin:index"): row(302, catalog_admin=200, superuser=200),
+}
+# Not in the matrix: Django admin model pages (their own permission checks, tested in
+# tests/test_web.py::TestAdminScope) and the bench-only baseline (not routed in production).
+EXCLUDED_NAMES = {"bench_baseline"}
+
+
+# ---------------------------------------------------------------- the world
+
+
+@pytest.fixture
+def world(db: Any) -> dict[str, Any]:
+    f.division_tree()
+    calendar_seed_year(year=2026)
+    police = f.department("440100", "广州市公安局")
+    civil = f.department("440100", "广州市民政局")
+    hangzhou = f.department("330100", "杭州市公安局")
+    province = f.department("440000", "广东省政务服务数据管理局")
+    item = f.item(police, objects=["citizen", "enterprise"])
+    owner = f.citizen("李明")
+    agent = f.citizen("陈静")
+    enterprise_register(
+        uscc="91110000600037341L",
+        name="示例有限公司",
+        legal_representative="陈静",
+        agent=agent.citizen,
+    )
+    result = application_submit(
+        actor=owner,
+        item_code=item.implementation_code,
+        form_data=dict(f.VALID_FORM),
+        materials=[UploadedMaterial("M01", "a.pdf", f.PDF)],
+    )
+    all_roles = [StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION]
+    actors = {
+        "owner": owner,
+        "other_citizen": f.citizen("王芳"),
+        "enterprise_agent": agent,
+        "clerk": f.staff(police, [StaffRole.INTAKE]),
+        "reviewer": f.staff(police, [StaffRole.REVIEW, StaffRole.DECISION]),
+        "other_department": f.staff(civil, all_roles),
+        "other_region": f.staff(hangzhou, all_roles),
+        "catalog_admin": f.staff(province, [StaffRole.ADMIN]),
+    }
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    root = get_user_model().objects.create_superuser("root", password=f.PASSWORD)
+    TOTPDevice.objects.create(user=root, name="d", confirmed=True, key=f.TOTP_KEY)
+    return {
+        "item": item,
+        "case": result.case,
+        "application": result.application,
+        "actors": actors,
+        "root": root,
+        "material": result.application.materials.get(),
+    }
+
+
+def api_client(world: dict[str, Any], role: str) -> tuple[Client, dict[str, str]]:
+    if role == "anonymous":
+        return Client(), {}
+    user = world["root"] if role == "superuser" else world["actors"][role].user
+    raw, _ = api_token_issue(user=user)
+    return Client(), {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def web_client(world: dict[str, Any], role: str) -> Client:
+    client = Client()
+    if role == "anonymous":
+        return client
+    if role == "superuser" or world["actors"][role].staff is not None:
+        username = "root" if role == "superuser" else world["actors"][role].user.username
+        response = client.post(
+            "/workbench/login/", {"username": username, "password": f.PASSWORD, "otp": f.otp_now()}
+        )
+    else:
+        response = client.post(
+            "/login/",
+            {
+                "method": "password",
+                "phone": world["actors"][role].citizen.phone,
+                "password": f.PASSWORD,
+            },
+        )
+    assert response.status_code == 302, (role, response.status_code)
+    return client
+
+
+def snapshot() -> tuple[Any, ...]:
+    return (
+        Application.objects.count(),
+        Case.objects.count(),
+        CaseTransition.objects.count(),
+        tuple(Case.objects.order_by("pk").values_list("status", "version")),
+    )
+
+
+# ---------------------------------------------------------------- requests
+
+
+def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any:
+    client, headers = api_client(world, role)
+    case, application, item = world["case"], world["application"], world["item"]
+    url = (
+        path.replace("{code}", item.implementation_code)
+        .replace("{case_id}", str(case.pk))
+        .replace("{application_id}", str(application.pk))
+    )
+    body: dict[str, Any] = {}
+    if path == "/api/v1/auth/token":
+        body = {"username": "13800000000", "password": "wrong"}
+    elif path == "/api/v1/applications":
+        body = {
+            "item_code": item.implementation_code,
+            "form": dict(f.VALID_FORM),
+            "materials": [
+                {"material_code": "M01", "filename": "a.pdf", "content_base64": f.b64(f.PDF)}
+            ],
+        }
+        if role == "enterprise_agent":
+            body["enterprise_uscc"] = "91110000600037341L"
+    elif path.endswith("/resubmission"):
+        body = {"form": dict(f.VALID_FORM), "materials": []}
+    elif path.endswith("/transitions"):
+        # Mass assignment attempt rides along: protected fields must be ignored.
+        body = {"action": "accept", "comment": "", "status": "completed", "department": "x"}
+    if method == "GET":
+        return client.get(url, **headers)
+    return client.post(url, data=json.dumps(body), content_type="application/json", **headers)
+
+
+def web_request(world: dict[str, Any], method: str, name: str, role: str) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    client = web_client(world, role)
+    case, item = world["case"], world["item"]
+    kwargs: dict[str, Any] = {}
+    if name in {"web:item_guide", "web:apply"}:
+        kwargs = {"code": item.implementation_code}
+    elif name in {"web:my_case", "web:resubmit", "web:case_detail", "web:case_action"}:
+        kwargs = {"case_id": str(case.pk)}
+    elif name == "web:material_download":
+        kwargs = {"material_id": world["material"].pk}
+    url = reverse(name, kwargs=kwargs)
+    if method == "GET":
+        return client.get(url)
+    data: dict[str, Any] = {}
+    if name == "web:apply":
+        data = {
+            **f.VALID_FORM,
+            "submission_token": f"t-{role}",
+            "material_M01": SimpleUploadedFile("a.pdf", f.PDF),
+        }
+        if role == "enterprise_agent":
+            data["enterprise"] = "91110000600037341L"
+    elif name == "web:resubmit":
+        data = dict(f.VALID_FORM)
+    elif name == "web:case_action":
+        data = {"action": "accept", "version": "0"}
+    elif name == "set_language":
+        data = {"language": "en", "next": "/"}
+    return client.post(url, data)
+
+
+# ---------------------------------------------------------------- extra checks
+
+
+def _body(response: Any) -> str:
+    return response.content.decode()
+
+
+CHECKS: dict[str, Callable[[dict[str, Any], Any, tuple[Any, ...]], None]] = {
+    "sees_own_case": lambda w, r, before: _assert(w["case"].case_number in _body(r)),
+    "sees_no_case": lambda w, r, before: _assert(w["case"].case_number not in _body(r)),
+    "page_shows_case": lambda w, r, before: _assert(w["case"].case_number in _body(r)),
+    "page_hides_case": lambda w, r, before: _assert(w["case"].case_number not in _body(r)),
+    "accepted": lambda w, r, before: _assert(
+        Case.objects.get(pk=w["case"].pk).status == CaseStatus.ACCEPTED
+    ),
+    "resubmitted": lambda w, r, before: _assert(
+        Case.objects.get(pk=w["case"].pk).status == CaseStatus.RESUBMITTED
+    ),
+    "one_more_case": lambda w, r, before: _assert(Case.objects.count() == before[1] + 1),
+}
+
+
+def _assert(condition: bool) -> None:
+    assert condition
+
+
+def _check(
+    world: dict[str, Any],
+    cell: Cell,
+    response: Any,
+    before: tuple[Any, ...],
+    method: str,
+    where: str,
+) -> None:
+    assert response.status_code == cell.status, (
+        f"{where}: expected {cell.status}, got {response.status_code}"
+    )
+    if cell.check:
+        CHECKS[cell.check](world, response, before)
+    elif method == "POST" and response.status_code >= 300:
+        # A write that was not allowed (or a redirect to sign-in) changed nothing. State set up
+        # by the request helper (the clerk's correction request) happens before `before`.
+        assert snapshot() == before, f"{where}: a refused write changed data"
+
+
+API_CELLS = [(method, path, role) for (method, path), cells in API.items() for role in cells]
+WEB_CELLS = [(method, name, role) for (method, name), cells in WEB.items() for role in cells]
+
+
+def prepare(world: dict[str, Any], endpoint: str) -> None:
+    """Put the owner's case where the endpoint can act on it: resubmission needs a correction
+    request first."""
+    if "resubmi" in endpoint:
+        case_transition(
+            actor=world["actors"]["clerk"],
+            case_id=world["case"].pk,
+            action="request_correction",
+            comment="补充材料",
+        )
+
+
+@pytest.mark.parametrize(("method", "path", "role"), API_CELLS)
+def test_api_matrix(world: dict[str, Any], method: str, path: str, role: str) -> None:
+    prepare(world, path)
+    before = snapshot()
+    response = api_request(world, method, path, role)
+    _check(world, API[(method, path)][role], response, before, method, f"{method} {path} as {role}")
+    if response.status_code >= 400:
+        assert set(response.json()) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize(("method", "name", "role"), WEB_CELLS)
+def test_web_matrix(world: dict[str, Any], method: str, name: str, role: str) -> None:
+    prepare(world, name)
+    before = snapshot()
+    response = web_request(world, method, name, role)
+    _check(world, WEB[(method, name)][role], response, before, method, f"{method} {name} as {role}")
+
+
+# ---------------------------------------------------------------- completeness
+
+
+def _named_routes() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns: list[Any], namespace: str | None) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern):
+                name = pattern.name or pattern.lookup_str.rsplit(".", 1)[-1]
+                names.add(f"{namespace}:{name}" if namespace else name)
+
+    walk(get_resolver().url_patterns, None)
+    return names
+
+
+def test_every_endpoint_has_an_entry(client: Client) -> None:
+    document = client.get("/api/openapi.json").json()
+    operations = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    assert operations <= set(API), f"API operations without a matrix entry: {operations - set(API)}"
+    routes = {
+        name
+        for name in _named_routes()
+        if not name.startswith("admin:") and not name.startswith("api:")
+    }
+    routes -= {"baseline_submit"} | EXCLUDED_NAMES
+    declared = {name for _, name in WEB}
+    assert routes <= declared, f"pages without a matrix entry: {routes - declared}"
+    assert len(API_CELLS) + len(WEB_CELLS) >= 300
