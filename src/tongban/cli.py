@@ -1,4 +1,4 @@
-"""The `tongban` command: demo, audit verify, bench, totp, and Django management passthrough."""
+"""The `tongban` command: demo, audit verify, backup/restore, bench, totp, manage passthrough."""
 
 from __future__ import annotations
 
@@ -68,6 +68,30 @@ def audit(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _command(name: str, *args: str, **options: object) -> int:
+    """Run a management command; a CommandError is printed and exits 1 (no traceback)."""
+    _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    try:
+        call_command(name, *args, **options)
+    except CommandError as error:
+        print(f"{name} failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def backup(args: argparse.Namespace) -> int:
+    """One tar.gz: database dump, material files, manifest (ADR 0007)."""
+    return _command("backup", output=args.output)
+
+
+def restore(args: argparse.Namespace) -> int:
+    """Restore into an empty database and materials directory, then verify (ADR 0007)."""
+    return _command("restore", args.archive, force=args.force)
+
+
 def totp(args: argparse.Namespace) -> int:
     """Print the current TOTP code of a staff account (for demo accounts in a demo database)."""
     _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
@@ -110,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit", help="audit log tools")
     p.add_argument("action", choices=["verify"])
     p.set_defaults(func=audit)
+    p = sub.add_parser("backup", help="back up the database and material files to one archive")
+    p.add_argument("--output", "-o", help="archive path or directory (default: var/backups/)")
+    p.set_defaults(func=backup)
+    p = sub.add_parser("restore", help="restore a backup into an empty database, then verify it")
+    p.add_argument("archive")
+    p.add_argument("--force", action="store_true", help="replace a non-empty target")
+    p.set_defaults(func=restore)
     p = sub.add_parser("totp", help="current TOTP code of a demo staff account")
     p.add_argument("username")
     p.set_defaults(func=totp)
