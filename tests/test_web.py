@@ -503,3 +503,43 @@ class TestRegistration:
         assert OneTimeCode.objects.get(phone=phone).attempts == 5
         failures = AuditRecord.objects.filter(action="login", outcome="failure").count()
         assert failures == 6
+
+
+class TestSessions:
+    def test_idle_timeout(self, world: dict[str, Any], settings: Any) -> None:
+        import time_machine
+
+        with time_machine.travel("2026-11-26 09:00 +0800", tick=False) as traveller:
+            client = citizen_client(world["citizen"])
+            assert client.get("/me/cases/").status_code == 200
+            traveller.shift(settings.SESSION_COOKIE_AGE - 60)
+            assert client.get("/me/cases/").status_code == 200  # activity renews the idle timer
+            traveller.shift(settings.SESSION_COOKIE_AGE + 60)
+            assert client.get("/me/cases/").status_code == 302
+
+    def test_absolute_timeout(self, world: dict[str, Any], settings: Any) -> None:
+        import time_machine
+
+        limit = settings.TONGBAN.get("SESSION_ABSOLUTE_SECONDS", 8 * 3600)
+        with time_machine.travel("2026-11-26 09:00 +0800", tick=False) as traveller:
+            client = staff_client(world["clerk"])
+            for _ in range(limit // 1200):
+                traveller.shift(1200)  # busy all day, never idle for long
+                assert client.get("/workbench/").status_code == 200
+            traveller.shift(1300)
+            assert client.get("/workbench/").status_code == 302
+
+
+def test_out_of_scope_read_is_audited_once(world: dict[str, Any], submitted: Case) -> None:
+    client = staff_client(world["other_department_staff"])
+    before = AuditRecord.objects.filter(outcome="denied").count()
+    assert client.get(f"/workbench/cases/{submitted.pk}/").status_code == 404
+    assert (
+        client.post(f"/workbench/cases/{submitted.pk}/actions/", {"action": "accept"}).status_code
+        == 404
+    )
+    denied = list(AuditRecord.objects.filter(outcome="denied").order_by("sequence")[before:])
+    assert [record.action for record in denied] == ["request.denied", "case.accept"]
+    assert all(
+        record.actor == f"staff:{world['other_department_staff'].user.pk}" for record in denied
+    )

@@ -378,6 +378,7 @@ def case_transition(
             object_id=str(case_id)[:64],
             detail={"code": error.code},
         )
+        error.audited = True  # type: ignore[attr-defined]
         raise
 
 

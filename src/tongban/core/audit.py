@@ -144,3 +144,19 @@ def audit_verify() -> ChainReport:
     head = AuditHead.objects.filter(id=1).first()
     records = AuditRecord.objects.order_by("sequence").iterator(chunk_size=2000)
     return verify_chain(records, head)
+
+
+def audit_denial(actor: str, path: str, error: Exception) -> None:
+    """Record a refused request (403/404/409/…) once: services that already audited their
+    refusal mark the error `audited`, and anonymous 401s are the login audit's business."""
+    if getattr(error, "audited", False) or actor == "anonymous":
+        return
+    audit_record_append(
+        actor=actor,
+        action="request.denied",
+        outcome=Outcome.DENIED,
+        object_type="path",
+        object_id=path[:64],
+        detail={"code": getattr(error, "code", type(error).__name__)},
+    )
+    error.audited = True  # type: ignore[attr-defined]

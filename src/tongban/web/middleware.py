@@ -46,10 +46,13 @@ class DomainErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.shortcuts import render
 
+        from tongban.core.audit import audit_denial
         from tongban.core.errors import DomainError
+        from tongban.identity.selectors import actor_for_user
 
         if not isinstance(exception, DomainError):
             return None
+        audit_denial(actor_for_user(getattr(request, "user", None)).label, request.path, exception)
         return render(
             request,
             "web/error.html",
@@ -80,3 +83,31 @@ class LanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class AbsoluteSessionTimeoutMiddleware:
+    """Sign out a session TONGBAN["SESSION_ABSOLUTE_SECONDS"] after sign-in, however active.
+
+    The idle timeout is Django's own (SESSION_COOKIE_AGE renewed on every request); this adds
+    the absolute limit that idle renewal alone never reaches.
+    """
+
+    KEY = "tongban_signed_in_at"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.contrib.auth import logout
+
+        from tongban.core import clock
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = clock.now().timestamp()
+            signed_in_at = request.session.setdefault(self.KEY, now)
+            limit = int(settings.TONGBAN.get("SESSION_ABSOLUTE_SECONDS", 8 * 3600))
+            if now - float(signed_in_at) > limit:
+                logout(request)
+        return self.get_response(request)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tongban.config.shedding.LoadSheddingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tongban.web.middleware.LanguageMiddleware",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tongban.web.middleware.SecurityHeadersMiddleware",
     "tongban.web.middleware.DomainErrorMiddleware",
+    "tongban.web.middleware.AbsoluteSessionTimeoutMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -109,9 +111,31 @@ def database_from_env(default_url: str) -> dict[str, Any]:
         }
         config["CONN_MAX_AGE"] = 0
     elif config["ENGINE"] == "django.db.backends.postgresql":
-        # Fail fast instead of hanging when the database is unreachable.
-        config.setdefault("OPTIONS", {})
-        config["OPTIONS"].setdefault("connect_timeout", 5)
+        # Fail fast instead of hanging when the database is unreachable, slow or stuck:
+        # connect_timeout bounds connecting (seconds); statement_timeout and lock_timeout make
+        # the server cancel a slow statement or a long lock wait (OperationalError → the API's
+        # 503); idle_in_transaction_session_timeout frees locks held by a frozen client.
+        # TCP keepalives and tcp_user_timeout detect a peer that vanished from the network.
+        # The *_MS variables are milliseconds, 0 disables; run long migrations with
+        # TONGBAN_DB_STATEMENT_TIMEOUT_MS=0. A stalled connection that the server cannot see
+        # (hung pooler, stalled network) is bounded by TONGBAN["REQUEST_DEADLINE_MS"].
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", 5)
+        options.setdefault("keepalives", 1)
+        options.setdefault("keepalives_idle", 30)
+        options.setdefault("keepalives_interval", 10)
+        options.setdefault("keepalives_count", 3)
+        options.setdefault("tcp_user_timeout", 10_000)
+        timeouts = {
+            "statement_timeout": os.environ.get("TONGBAN_DB_STATEMENT_TIMEOUT_MS", "5000"),
+            "lock_timeout": os.environ.get("TONGBAN_DB_LOCK_TIMEOUT_MS", "3000"),
+            "idle_in_transaction_session_timeout": os.environ.get(
+                "TONGBAN_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "60000"
+            ),
+        }
+        flags = " ".join(f"-c {name}={int(value)}" for name, value in timeouts.items())
+        # Options given in DATABASE_URL (?options=…) come last, so they win.
+        options["options"] = f"{flags} {options.get('options', '')}".strip()
     return config
 
 
@@ -206,6 +230,20 @@ TONGBAN: dict[str, Any] = {
     "API_TOKEN_SECONDS": int(os.environ.get("TONGBAN_API_TOKEN_SECONDS", str(8 * 3600))),
     # Expose the bench-only baseline endpoint (never in production).
     "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
+    # Load shedding (config/shedding.py), per server process: at most MAX_IN_FLIGHT requests
+    # run at once; a request beyond waits up to QUEUE_WAIT_MS for a slot, then gets 503 with
+    # Retry-After. Once requests have queued without a break for longer than QUEUE_WAIT_MS
+    # (overload), the wait drops to QUEUE_WAIT_OVERLOADED_MS. Keep gunicorn's --threads at
+    # least 4 above MAX_IN_FLIGHT, so the excess reaches the middleware and is shed instead
+    # of queueing unseen inside gunicorn. Raise MAX_IN_FLIGHT when requests mostly wait on
+    # I/O (external registries). 0 disables shedding.
+    "MAX_IN_FLIGHT": int(os.environ.get("TONGBAN_MAX_IN_FLIGHT", "2")),
+    "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "100")),
+    "QUEUE_WAIT_OVERLOADED_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_OVERLOADED_MS", "5")),
+    # A request still waiting on the database this long after it arrived has its database
+    # socket shut down, so it fails at once (503) instead of holding a thread while a hung
+    # database or network decides. 0 disables the deadline.
+    "REQUEST_DEADLINE_MS": int(os.environ.get("TONGBAN_REQUEST_DEADLINE_MS", "5000")),
 }
 
 LOGGING = {

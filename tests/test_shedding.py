@@ -1,0 +1,179 @@
+"""Load shedding and the request deadline (config/shedding.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from typing import Any
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory
+from psycopg import pq
+
+from tongban.config import shedding
+
+
+def _middleware(settings: Any, limit: int, wait_ms: int = 0) -> shedding.LoadSheddingMiddleware:
+    settings.TONGBAN = {**settings.TONGBAN, "MAX_IN_FLIGHT": limit, "QUEUE_WAIT_MS": wait_ms}
+    return shedding.LoadSheddingMiddleware(lambda request: HttpResponse("ok"))
+
+
+def test_api_request_over_the_limit_is_shed_with_json_and_retry_after(settings: Any) -> None:
+    middleware = _middleware(settings, limit=1)
+    assert middleware.slots is not None
+    assert middleware.slots.acquire(timeout=1)  # the one slot is busy
+    try:
+        response = middleware(RequestFactory().get("/api/v1/catalog/items"))
+    finally:
+        middleware.slots.release()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert body == {"code": "overloaded", "message": "服务繁忙，请稍后重试", "fields": {}}
+    assert int(response["Content-Length"]) == len(response.content)
+
+
+def test_page_request_over_the_limit_gets_a_small_html_page(settings: Any) -> None:
+    middleware = _middleware(settings, limit=1)
+    assert middleware.slots is not None
+    middleware.slots.acquire()
+    try:
+        response = middleware(RequestFactory().get("/items/"))
+    finally:
+        middleware.slots.release()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response["Content-Type"].startswith("text/html")
+    assert "服务繁忙" in response.content.decode()
+    assert b"Traceback" not in response.content
+
+
+def test_health_check_and_static_files_are_never_shed(settings: Any) -> None:
+    middleware = _middleware(settings, limit=1)
+    assert middleware.slots is not None
+    middleware.slots.acquire()
+    try:
+        for path in ("/healthz", f"{settings.STATIC_URL}web/app.css"):
+            assert middleware(RequestFactory().get(path)).status_code == 200
+    finally:
+        middleware.slots.release()
+
+
+def test_slot_is_returned_after_a_request_even_when_the_view_raises(settings: Any) -> None:
+    settings.TONGBAN = {**settings.TONGBAN, "MAX_IN_FLIGHT": 1, "QUEUE_WAIT_MS": 0}
+
+    def boom(request: HttpRequest) -> HttpResponse:
+        raise RuntimeError("boom")
+
+    middleware = shedding.LoadSheddingMiddleware(boom)
+    with pytest.raises(RuntimeError):
+        middleware(RequestFactory().get("/api/v1/catalog/items"))
+    assert middleware.slots is not None
+    assert middleware.slots.acquire(timeout=0)  # the slot is free again
+    middleware.slots.release()
+
+
+def test_a_request_waits_up_to_queue_wait_for_a_slot(settings: Any) -> None:
+    middleware = _middleware(settings, limit=1, wait_ms=2000)
+    assert middleware.slots is not None
+    middleware.slots.acquire()
+    threading.Timer(0.05, middleware.slots.release).start()  # frees up within the wait
+    assert middleware(RequestFactory().get("/api/v1/catalog/items")).status_code == 200
+
+
+def test_zero_limit_disables_shedding(settings: Any) -> None:
+    middleware = _middleware(settings, limit=0)
+    assert middleware.slots is None
+    assert middleware(RequestFactory().get("/api/v1/catalog/items")).status_code == 200
+
+
+def test_full_stack_sheds_while_a_request_is_in_flight(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real middleware chain: one request blocks in the view, the next is shed."""
+    settings.TONGBAN = {**settings.TONGBAN, "MAX_IN_FLIGHT": 1, "QUEUE_WAIT_MS": 0}
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking_items_list(**filters: Any) -> list[Any]:
+        entered.set()
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr("tongban.catalog.api.items_list", blocking_items_list)
+    client = Client()  # a new handler: loads the middleware with the settings above
+    first: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: first.setdefault("response", client.get("/api/v1/catalog/items"))
+    )
+    thread.start()
+    try:
+        assert entered.wait(10)
+        shed = client.get("/api/v1/catalog/items")
+        assert shed.status_code == 503
+        assert shed["Retry-After"] == "1"
+        assert shed.json()["code"] == "overloaded"
+        health = client.get("/healthz")  # exempt: answered by the view, never shed
+        assert "status" in health.json() and "code" not in health.json()
+    finally:
+        release.set()
+        thread.join(10)
+    assert first["response"].status_code == 200
+    assert client.get("/api/v1/catalog/items").status_code == 200  # the slot is back
+
+
+class _FakePgConn:
+    def __init__(self, fd: int, status: pq.TransactionStatus) -> None:
+        self.socket = fd
+        self.transaction_status = status
+
+
+class _FakeWrapper:
+    vendor = "postgresql"
+
+    def __init__(self, fd: int, status: pq.TransactionStatus) -> None:
+        self.connection = type("Conn", (), {"pgconn": _FakePgConn(fd, status)})()
+
+
+def test_watchdog_cuts_a_database_wait_past_the_deadline() -> None:
+    ours, server_side = socket.socketpair()
+    try:
+        watchdog = shedding.DeadlineWatchdog()
+        wrapper = _FakeWrapper(ours.fileno(), pq.TransactionStatus.ACTIVE)
+        watchdog._tracked[1] = shedding._Tracked(deadline=100.0, path="/api/x", wrappers=[wrapper])
+        assert watchdog.sweep(now=99.0) == 0  # not yet due
+        assert watchdog.sweep(now=100.5) == 1
+        ours.settimeout(2)
+        assert ours.recv(1) == b""  # the waiting side sees end-of-file at once
+        server_side.settimeout(2)
+        assert server_side.recv(1) == b""  # and so does the database side
+    finally:
+        ours.close()
+        server_side.close()
+
+
+def test_watchdog_leaves_idle_and_non_postgresql_connections_alone() -> None:
+    ours, other = socket.socketpair()
+    try:
+        idle = _FakeWrapper(ours.fileno(), pq.TransactionStatus.IDLE)
+        sqlite = _FakeWrapper(ours.fileno(), pq.TransactionStatus.ACTIVE)
+        sqlite.vendor = "sqlite"
+        watchdog = shedding.DeadlineWatchdog()
+        watchdog._tracked[1] = shedding._Tracked(0.0, "/x", [idle, sqlite, object()])
+        assert watchdog.sweep(now=1.0) == 0
+        other.sendall(b"x")
+        assert ours.recv(1) == b"x"  # still connected
+    finally:
+        ours.close()
+        other.close()
+
+
+def test_tracking_registers_and_forgets_requests() -> None:
+    watchdog = shedding.DeadlineWatchdog(interval=3600)
+    key = watchdog.track(deadline=0.0, path="/api/x")
+    assert key in watchdog._tracked
+    assert watchdog._tracked[key].wrappers  # this thread's database wrappers
+    watchdog.untrack(key)
+    assert key not in watchdog._tracked
