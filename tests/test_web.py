@@ -543,3 +543,20 @@ def test_out_of_scope_read_is_audited_once(world: dict[str, Any], submitted: Cas
     assert all(
         record.actor == f"staff:{world['other_department_staff'].user.pk}" for record in denied
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "data"),
+    [
+        ("get", "/items/", {"q": "户口\x00"}),
+        ("get", "/items/", {"region": "44\x00"}),
+        ("post", "/register/", {"step": "send_code", "phone": "138", "real_name": "张\x00三"}),
+        ("post", "/login/", {"method": "password", "phone": "1\x00", "password": "x"}),
+    ],
+)
+def test_nul_characters_are_a_clear_400(
+    world: dict[str, Any], method: str, url: str, data: dict[str, str]
+) -> None:
+    response = getattr(Client(), method)(url, data)
+    assert response.status_code == 400
+    assert "不允许的字符" in response.content.decode()

@@ -5,13 +5,13 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from tongban.core import clock
 from tongban.core.errors import InvalidInput, NotFound
 from tongban.core.pagination import MappedQuerySet
-from tongban.core.schemas import error_responses
+from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 
 from . import presenters
@@ -81,13 +81,15 @@ def _application_out(
     response={
         201: ApplicationOut,
         200: ApplicationOut,
-        **error_responses(400, 401, 403, 404, 409, 422),
+        **error_responses(400, 401, 403, 404, 409, 413, 422),
     },
 )
 def application_create(
     request: HttpRequest,
     payload: ApplicationIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: str | None = Header(
+        default=None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=NO_NUL
+    ),
 ) -> Status[dict[str, Any]]:
     """提交申请。带 Idempotency-Key 时，重试同一申请返回首次结果 (200)，不会重复立案。"""
     result = application_submit(
@@ -103,8 +105,8 @@ def application_create(
     return Status(200, _application_out(result.application))
 
 
-@applications_router.get("", response={200: list[CaseOut], **error_responses(401)})
-@paginate(LimitOffsetPagination)
+@applications_router.get("", response={200: list[CaseOut], **error_responses(401, 422)})
+@paginate(Pagination)
 def application_list(request: HttpRequest) -> list[dict[str, Any]]:
     """我的办件。"""
     today = clock.today()
@@ -115,7 +117,7 @@ def application_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @applications_router.get(
-    "/{application_id}", response={200: ApplicationOut, **error_responses(401, 404)}
+    "/{application_id}", response={200: ApplicationOut, **error_responses(401, 404, 422)}
 )
 def application_detail(request: HttpRequest, application_id: UUID) -> dict[str, Any]:
     """申请详情与办理进度（仅申请人本人可见）。"""
@@ -128,7 +130,7 @@ def application_detail(request: HttpRequest, application_id: UUID) -> dict[str, 
 
 @applications_router.post(
     "/{application_id}/cases/{case_id}/resubmission",
-    response={200: ApplicationOut, **error_responses(401, 404, 409, 422)},
+    response={200: ApplicationOut, **error_responses(400, 401, 404, 409, 413, 422)},
 )
 def application_resubmit(
     request: HttpRequest, application_id: UUID, case_id: UUID, payload: ResubmissionIn
@@ -148,7 +150,7 @@ def application_resubmit(
 class QueueFilters(Schema):
     status: CaseStatus | None = None
     colour: DeadlineColour | None = None
-    q: str | None = None
+    q: str | None = text(50, None, description="按办件编号查找")
 
 
 def _staff(request: HttpRequest) -> Any:
@@ -159,7 +161,7 @@ def _staff(request: HttpRequest) -> Any:
 
 
 @cases_router.get("", response={200: list[QueueEntryOut], **error_responses(401, 403, 422)})
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[str, Any]]:
     """工作台待办：本部门、本辖区的办件（个人信息脱敏）。"""
     actor = request_actor(request)
@@ -195,7 +197,7 @@ def _staff_case(case: Any, actor: Any) -> dict[str, Any]:
     }
 
 
-@cases_router.get("/{case_id}", response={200: StaffCaseOut, **error_responses(401, 404)})
+@cases_router.get("/{case_id}", response={200: StaffCaseOut, **error_responses(401, 404, 422)})
 def case_detail(request: HttpRequest, case_id: UUID) -> dict[str, Any]:
     """办件详情（明文个人信息，查看即记入审计日志）。"""
     actor = _staff(request)
@@ -206,7 +208,7 @@ def case_detail(request: HttpRequest, case_id: UUID) -> dict[str, Any]:
 
 @cases_router.post(
     "/{case_id}/transitions",
-    response={200: StaffCaseOut, **error_responses(400, 401, 403, 404, 409, 422)},
+    response={200: StaffCaseOut, **error_responses(400, 401, 403, 404, 409, 413, 422)},
 )
 def case_transition_create(
     request: HttpRequest, case_id: UUID, payload: TransitionIn

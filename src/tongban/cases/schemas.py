@@ -1,37 +1,62 @@
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
+
+from tongban.core.schemas import text
+
+# The most form fields an application form has (the form schema decides which are valid).
+MAX_FORM_FIELDS = 100
+
+
+def _valid_unicode(form: dict[str, Any]) -> dict[str, Any]:
+    """Refuse text that is not Unicode (a lone surrogate sent as a JSON \\ud800 escape):
+    it cannot be stored, fingerprinted or logged, so it is a 422 here, not a 500 later."""
+    try:
+        json.dumps(form, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("申请表含有无效的字符") from None
+    return form
+
+
+FormData = Annotated[dict[str, Any], AfterValidator(_valid_unicode)]
 
 
 class MaterialIn(Schema):
-    material_code: str = Field(max_length=20)
-    filename: str = Field(max_length=200)
+    material_code: str = text(20)
+    filename: str = text(200)
+    # Bounded by the size limit on a material (checked per material, with its own message)
+    # and by the limit on a request body (413).
     content_base64: str = Field(description="文件内容 (base64)")
 
 
 class ApplicationIn(Schema):
-    item_code: str = Field(max_length=31, description="实施编码")
-    form: dict[str, Any] = {}
+    item_code: str = text(31, description="实施编码")
+    form: FormData = Field(default={}, max_length=MAX_FORM_FIELDS)
     materials: list[MaterialIn] = Field(default=[], max_length=50)
-    enterprise_uscc: str | None = Field(default=None, description="以企业经办人身份申请时填写")
+    enterprise_uscc: str | None = text(18, None, description="以企业经办人身份申请时填写")
 
 
 class ResubmissionIn(Schema):
-    form: dict[str, Any] = {}
+    form: FormData = Field(default={}, max_length=MAX_FORM_FIELDS)
     materials: list[MaterialIn] = Field(default=[], max_length=50)
 
 
 class TransitionIn(Schema):
-    action: str = Field(
+    action: str = text(
+        32,
         description="accept | reject | request_correction | start_review | approve | deny "
-        "| complete"
+        "| complete",
     )
-    comment: str = ""
-    expected_version: int | None = Field(default=None, description="乐观锁：办件的 version")
+    comment: str = text(2000, "", description="意见（不予受理、要求补正、不予许可时必填）")
+    expected_version: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="乐观锁：办件的 version"
+    )
 
 
 class TimelineEntryOut(Schema):

@@ -190,7 +190,9 @@ def _fingerprint(
         "materials": sorted((u.material_code, sha256_hex(u.content)) for u in uploads),
         "enterprise": enterprise,
     }
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    # surrogatepass: a lone surrogate must not crash fingerprinting (validation refuses it later).
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _case_number(item: ServiceItem) -> str:

@@ -1,9 +1,9 @@
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Path, Query, Router, Schema
+from ninja.pagination import paginate
 
-from tongban.core.schemas import error_responses
+from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 
 from .models import ServiceItem
 from .schemas import ItemOut, ItemSummaryOut, MaterialOut
@@ -13,10 +13,10 @@ router = Router(tags=["catalog"])
 
 
 class ItemFilters(Schema):
-    region: str | None = None
-    q: str | None = None
-    theme: str | None = None
-    department: str | None = None
+    region: str | None = text(12, None, description="区划代码（含下级）")
+    q: str | None = text(100, None, description="关键词，空格分隔")
+    theme: str | None = text(50, None)
+    department: str | None = text(18, None, description="部门统一社会信用代码")
 
 
 def _summary(item: ServiceItem) -> dict:
@@ -38,7 +38,7 @@ def _summary(item: ServiceItem) -> dict:
 
 
 @router.get("/items", response={200: list[ItemSummaryOut], **error_responses(404, 422)}, auth=None)
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def item_list(request: HttpRequest, filters: Query[ItemFilters]) -> QuerySet[ServiceItem]:
     """事项目录：按区划 (region，含下级)、关键词 (q)、主题、部门筛选。"""
     return items_list(
@@ -46,8 +46,8 @@ def item_list(request: HttpRequest, filters: Query[ItemFilters]) -> QuerySet[Ser
     )
 
 
-@router.get("/items/{code}", response={200: ItemOut, **error_responses(404)}, auth=None)
-def item_detail(request: HttpRequest, code: str) -> dict:
+@router.get("/items/{code}", response={200: ItemOut, **error_responses(404, 422)}, auth=None)
+def item_detail(request: HttpRequest, code: str = Path(..., max_length=31, pattern=NO_NUL)) -> dict:
     """办事指南：事项当前发布版本的完整信息。"""
     item = item_get(code=code)
     version = item.current_version

@@ -8,6 +8,7 @@ subset; submitted data is validated here so each field gets its own message in C
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -155,7 +156,7 @@ def _clean(spec: FieldSpec, raw: Any) -> Any:
             number = float(raw) if spec.type == "number" else int(str(raw).strip())
         except (TypeError, ValueError):
             raise ValueError("请填写整数" if spec.type == "integer" else "请填写数字") from None
-        if spec.type == "number" and number != number:  # NaN
+        if spec.type == "number" and not math.isfinite(number):  # NaN, ±Infinity
             raise ValueError("请填写数字")
         if spec.minimum is not None and number < spec.minimum:
             raise ValueError(f"不能小于 {spec.minimum:g}")
@@ -166,6 +167,8 @@ def _clean(spec: FieldSpec, raw: Any) -> Any:
         if not isinstance(raw, str | int | float) or isinstance(raw, bool):
             raise ValueError("请填写文字")
         value = str(raw).strip()
+        if "\x00" in value:  # PostgreSQL stores no NUL in text or JSON
+            raise ValueError("不能包含控制字符")
         if spec.min_length is not None and len(value) < spec.min_length:
             raise ValueError(f"至少 {spec.min_length} 个字")
         if spec.max_length is not None and len(value) > spec.max_length:

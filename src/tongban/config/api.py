@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -66,6 +68,21 @@ def dependency_unavailable(request: HttpRequest, error: DatabaseError) -> HttpRe
     response = _error(request, 503, "dependency_unavailable", "服务暂时不可用，请稍后重试")
     response["Retry-After"] = "5"
     return response
+
+
+@api.exception_handler(RequestDataTooBig)
+def request_too_large(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    # Django's own limit on a request body (DATA_UPLOAD_MAX_MEMORY_SIZE), hit before parsing.
+    return _error(request, 413, "request_too_large", "请求内容过大，请减小上传文件后重试")
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(BadRequest)
+@api.exception_handler(SuspiciousOperation)
+def bad_request(request: HttpRequest, error: Exception) -> HttpResponse:
+    # What Django itself answers 400 to (e.g. a multipart Content-Type without a boundary,
+    # read when django-axes records a failed login); ninja's catch-all would make it a 500.
+    return _error(request, 400, "bad_request", "请求无法解析")
 
 
 @api.exception_handler(Exception)

@@ -9,7 +9,9 @@ from .services import api_token_issue, password_login
 router = Router(tags=["auth"])
 
 
-@router.post("/token", response={200: TokenOut, **error_responses(400, 401, 422, 429)}, auth=None)
+@router.post(
+    "/token", response={200: TokenOut, **error_responses(400, 401, 413, 422, 429)}, auth=None
+)
 def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
     """换取访问令牌：申请人用手机号+密码；工作人员另需动态验证码 (otp)。"""
     user = password_login(

@@ -4,11 +4,13 @@ from datetime import datetime
 
 from ninja import Schema
 
+from tongban.core.schemas import text
+
 
 class TokenIn(Schema):
-    username: str
-    password: str
-    otp: str | None = None
+    username: str = text(150, description="申请人：手机号；工作人员：用户名")
+    password: str = text(1024)
+    otp: str | None = text(16, None, description="工作人员的动态验证码")
 
 
 class TokenOut(Schema):

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tongban.web.middleware.RejectNulMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -231,15 +232,15 @@ TONGBAN: dict[str, Any] = {
     # Expose the bench-only baseline endpoint (never in production).
     "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
     # Load shedding (config/shedding.py), per server process: at most MAX_IN_FLIGHT requests
-    # run at once; a request beyond waits up to QUEUE_WAIT_MS for a slot, then gets 503 with
-    # Retry-After. Once requests have queued without a break for longer than QUEUE_WAIT_MS
-    # (overload), the wait drops to QUEUE_WAIT_OVERLOADED_MS. Keep gunicorn's --threads at
-    # least 4 above MAX_IN_FLIGHT, so the excess reaches the middleware and is shed instead
-    # of queueing unseen inside gunicorn. Raise MAX_IN_FLIGHT when requests mostly wait on
-    # I/O (external registries). 0 disables shedding.
+    # run at once and at most QUEUE_LENGTH more wait for a slot, each up to QUEUE_WAIT_MS;
+    # any other request gets 503 with Retry-After at once. Python runs one thread at a time
+    # per process, so more in flight mostly makes each request slower; raise MAX_IN_FLIGHT
+    # when requests mostly wait on I/O (external registries). Give gunicorn at least
+    # MAX_IN_FLIGHT + QUEUE_LENGTH + 2 --threads, so the excess reaches this middleware and
+    # is shed instead of queueing unseen inside gunicorn. MAX_IN_FLIGHT=0 disables shedding.
     "MAX_IN_FLIGHT": int(os.environ.get("TONGBAN_MAX_IN_FLIGHT", "2")),
+    "QUEUE_LENGTH": int(os.environ.get("TONGBAN_QUEUE_LENGTH", "2")),
     "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "100")),
-    "QUEUE_WAIT_OVERLOADED_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_OVERLOADED_MS", "5")),
     # A request still waiting on the database this long after it arrived has its database
     # socket shut down, so it fails at once (503) instead of holding a thread while a hung
     # database or network decides. 0 disables the deadline.
