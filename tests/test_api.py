@@ -358,3 +358,11 @@ def test_queue_pages_in_the_database_with_constant_queries(
     assert {row["deadline_colour"] for row in red["items"]} == {"red"}
     assert none["count"] == 2
     assert bad.status_code == 422
+
+
+def test_oversized_body_is_413(world: dict[str, Any], api: Client, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = application_body(world, form={**f.VALID_FORM, "reason": "x" * 20_000})
+    response = post(api, "/api/v1/applications", body, **bearer(world["citizen"]))
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"

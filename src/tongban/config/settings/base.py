@@ -232,15 +232,16 @@ TONGBAN: dict[str, Any] = {
     # Expose the bench-only baseline endpoint (never in production).
     "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
     # Load shedding (config/shedding.py), per server process: at most MAX_IN_FLIGHT requests
-    # run at once and at most QUEUE_LENGTH more wait for a slot, each up to QUEUE_WAIT_MS;
-    # any other request gets 503 with Retry-After at once. Python runs one thread at a time
-    # per process, so more in flight mostly makes each request slower; raise MAX_IN_FLIGHT
+    # run at once and at most QUEUE_LENGTH more wait for a slot (newest served first), each
+    # up to QUEUE_WAIT_MS; anything beyond gets 503 with Retry-After at once. Python runs
+    # one thread at a time per process, so a second request in flight mostly makes both
+    # slower: scale with gunicorn workers (processes), like sync workers; raise MAX_IN_FLIGHT
     # when requests mostly wait on I/O (external registries). Give gunicorn at least
     # MAX_IN_FLIGHT + QUEUE_LENGTH + 2 --threads, so the excess reaches this middleware and
     # is shed instead of queueing unseen inside gunicorn. MAX_IN_FLIGHT=0 disables shedding.
-    "MAX_IN_FLIGHT": int(os.environ.get("TONGBAN_MAX_IN_FLIGHT", "2")),
-    "QUEUE_LENGTH": int(os.environ.get("TONGBAN_QUEUE_LENGTH", "2")),
-    "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "100")),
+    "MAX_IN_FLIGHT": int(os.environ.get("TONGBAN_MAX_IN_FLIGHT", "1")),
+    "QUEUE_LENGTH": int(os.environ.get("TONGBAN_QUEUE_LENGTH", "4")),
+    "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "500")),
     # A request still waiting on the database this long after it arrived has its database
     # socket shut down, so it fails at once (503) instead of holding a thread while a hung
     # database or network decides. 0 disables the deadline.
@@ -261,3 +262,8 @@ def require_secret_key(value: str) -> str:
     if len(value) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be set to at least 50 random characters.")
     return value
+
+
+# Largest request body held in memory. A JSON submission carries its materials in base64
+# (4/3 of their size): room for four materials at the per-file limit, plus the form.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(TONGBAN["MATERIAL_MAX_BYTES"] * 4 * 4 / 3) + 1024 * 1024
