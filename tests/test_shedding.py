@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def _middleware(settings: Any, limit: int, wait_ms: int = 0) -> shedding.LoadShe
 def test_api_request_over_the_limit_is_shed_with_json_and_retry_after(settings: Any) -> None:
     middleware = _middleware(settings, limit=1)
     assert middleware.slots is not None
-    assert middleware.slots.acquire(timeout=1)  # the one slot is busy
+    assert middleware.slots.acquire()  # the one slot is busy
     try:
         response = middleware(RequestFactory().get("/api/v1/catalog/items"))
     finally:
@@ -72,7 +73,7 @@ def test_slot_is_returned_after_a_request_even_when_the_view_raises(settings: An
     with pytest.raises(RuntimeError):
         middleware(RequestFactory().get("/api/v1/catalog/items"))
     assert middleware.slots is not None
-    assert middleware.slots.acquire(timeout=0)  # the slot is free again
+    assert middleware.slots.acquire()  # the slot is free again
     middleware.slots.release()
 
 
@@ -82,6 +83,95 @@ def test_a_request_waits_up_to_queue_wait_for_a_slot(settings: Any) -> None:
     middleware.slots.acquire()
     threading.Timer(0.05, middleware.slots.release).start()  # frees up within the wait
     assert middleware(RequestFactory().get("/api/v1/catalog/items")).status_code == 200
+
+
+def test_a_full_queue_sheds_at_once_without_waiting(settings: Any) -> None:
+    middleware = _middleware(settings, limit=1, wait_ms=5000)
+    assert middleware.slots is not None
+    middleware.slots.queue_length = 0  # nobody may wait
+    middleware.slots.acquire()
+    try:
+        began = time.monotonic()
+        response = middleware(RequestFactory().get("/api/v1/catalog/items"))
+        assert response.status_code == 503
+        assert time.monotonic() - began < 1.0  # not the 5 s wait
+    finally:
+        middleware.slots.release()
+
+
+def test_waiters_are_served_newest_first_and_a_full_queue_evicts_the_oldest() -> None:
+    slots = shedding.Slots(limit=1, queue_length=2, wait=10, overloaded_wait=10)
+    assert slots.acquire()  # the running request
+    outcome: dict[str, bool] = {}
+
+    def wait(name: str) -> None:
+        outcome[name] = slots.acquire()
+
+    threads = []
+    for name in ("oldest", "middle", "newest"):
+        thread = threading.Thread(target=wait, args=(name,))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while slots.waiting < min(len(threads), 2) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if name == "newest":  # the third waiter pushed the oldest out of the full queue
+            threads[0].join(5)
+            assert outcome == {"oldest": False}
+    slots.release()  # the slot goes to the newest waiter, not the one waiting longest
+    threads[2].join(5)
+    assert outcome["newest"] is True and "middle" not in outcome
+    slots.release()
+    threads[1].join(5)
+    assert outcome["middle"] is True
+    slots.release()
+    with pytest.raises(ValueError):
+        slots.release()  # more releases than acquisitions
+
+
+def test_a_waiter_that_times_out_leaves_the_queue() -> None:
+    slots = shedding.Slots(limit=1, queue_length=1, wait=0.01, overloaded_wait=0.01)
+    assert slots.acquire()
+    assert slots.acquire() is False
+    assert slots.waiting == 0
+    slots.release()
+    assert slots.acquire() is True
+    no_wait = shedding.Slots(limit=1, queue_length=4, wait=0, overloaded_wait=0)
+    assert no_wait.acquire() is True
+    assert no_wait.acquire() is False  # no wait allowed: shed at once
+
+
+def test_the_wait_shortens_after_a_request_waited_a_whole_normal_wait_in_vain() -> None:
+    slots = shedding.Slots(limit=1, queue_length=4, wait=0.2, overloaded_wait=0.01)
+    assert slots.acquire()
+    assert not slots.overloaded(time.monotonic())
+    began = time.monotonic()
+    assert slots.acquire() is False  # waits the normal 0.2 s in vain
+    assert time.monotonic() - began >= 0.19
+    assert slots.overloaded(time.monotonic())
+    began = time.monotonic()
+    assert slots.acquire() is False
+    assert time.monotonic() - began < 0.15  # now only the short wait
+    assert not slots.overloaded(time.monotonic() + slots.hold + 0.1)  # the mode lapses
+    slots.release()
+
+
+def test_an_overflowing_queue_switches_to_the_short_wait() -> None:
+    slots = shedding.Slots(limit=1, queue_length=1, wait=10, overloaded_wait=0.01)
+    assert slots.acquire()
+    first: dict[str, bool] = {}
+    thread = threading.Thread(target=lambda: first.setdefault("ok", slots.acquire()))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while slots.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    began = time.monotonic()
+    assert slots.acquire() is False  # evicts the first waiter, then waits only briefly
+    assert time.monotonic() - began < 5
+    thread.join(5)
+    assert first == {"ok": False}
+    assert slots.overloaded(time.monotonic())
+    slots.release()
 
 
 def test_zero_limit_disables_shedding(settings: Any) -> None:

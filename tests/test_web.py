@@ -560,3 +560,21 @@ def test_nul_characters_are_a_clear_400(
     response = getattr(Client(), method)(url, data)
     assert response.status_code == 400
     assert "不允许的字符" in response.content.decode()
+
+
+def test_database_outage_on_a_page_is_a_503(world: dict[str, Any], monkeypatch: Any) -> None:
+    from django.db import OperationalError
+
+    from tongban.web import views
+
+    def broken(**kwargs: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views, "items_list", broken)
+    response = Client().get("/items/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert (
+        "服务暂时不可用" in response.content.decode()
+        and "Traceback" not in response.content.decode()
+    )

@@ -50,7 +50,7 @@ def demo(args: argparse.Namespace) -> int:
         "--workers",
         "2",
         "--threads",
-        "4",
+        "8",
         "--access-logfile",
         "-",
         "--graceful-timeout",

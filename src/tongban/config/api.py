@@ -67,6 +67,7 @@ def dependency_unavailable(request: HttpRequest, error: DatabaseError) -> HttpRe
     logger.warning("database unavailable on %s: %s", request.path, type(error).__name__)
     response = _error(request, 503, "dependency_unavailable", "服务暂时不可用，请稍后重试")
     response["Retry-After"] = "5"
+    response._has_been_logged = True  # type: ignore[attr-defined]  # logged once above, as a warning
     return response
 
 

@@ -1,18 +1,26 @@
 """Overload protection for each server process: load shedding and a request deadline.
 
-Load shedding. A process admits at most ``TONGBAN["MAX_IN_FLIGHT"]`` requests at once (a
-bounded semaphore). A request beyond that waits for a slot, up to a bound; if none frees up
-it is shed: 503 with ``Retry-After`` and, under ``/api/``, the API's error body
-``{code, message, fields}``, otherwise a small static page. The bound adapts (CoDel-style):
-normally ``TONGBAN["QUEUE_WAIT_MS"]``, long enough to absorb a burst; but once requests have
-been waiting continuously for longer than that — a standing queue, i.e. overload — only
-``TONGBAN["QUEUE_WAIT_OVERLOADED_MS"]``, so admitted requests do not each sit out a full
-wait. Shedding costs no database work, so under twice the capacity the admitted requests
-keep their latency and the rest are told to come back, instead of every request queueing
-until it times out. ``/healthz`` and static files are never shed (the load balancer must see the
-truth; static files cost nothing). gunicorn's ``--threads`` must exceed MAX_IN_FLIGHT: the
-extra threads are what carries excess requests to this middleware to be shed, instead of
-leaving them queued inside gunicorn where no one measures them.
+Load shedding. A process runs at most ``TONGBAN["MAX_IN_FLIGHT"]`` requests at once. Up to
+``TONGBAN["QUEUE_LENGTH"]`` more wait for a slot; anything beyond is shed at once: 503 with
+``Retry-After`` and, under ``/api/``, the API's error body ``{code, message, fields}``,
+otherwise a small static page. A shed request costs no database work and holds no thread.
+``/healthz`` and static files are never shed (the load balancer must see the truth; static
+files cost nothing).
+
+How long a request may wait adapts (the ideas of CoDel and of Facebook's "adaptive LIFO"):
+normally up to ``TONGBAN["QUEUE_WAIT_MS"]``, which absorbs bursts; but once the queue has
+overflowed, or a request has waited that long in vain — work arrives faster than it is
+done, i.e. overload — only ``TONGBAN["QUEUE_WAIT_OVERLOADED_MS"]``, for the next ten
+normal waits (renewed while the overload lasts). And the waiting
+requests form a stack: a freed slot goes to the newest waiter, a full stack evicts its
+oldest (shed). So a burst is queued and served, while under sustained overload the
+requests admitted are those that waited least and those that would wait longest are told
+to come back: admitted requests keep close to their unloaded latency, instead of every
+request queueing until it times out.
+
+gunicorn's ``--threads`` must exceed MAX_IN_FLIGHT + QUEUE_LENGTH: the spare threads carry
+excess requests to this middleware to be shed, instead of leaving them queued inside
+gunicorn where no one measures them.
 
 Request deadline. ``statement_timeout`` lets PostgreSQL cancel a slow statement, but a
 connection stalled where the server cannot see it (a hung pooler or proxy, a network that
@@ -33,6 +41,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,16 +71,18 @@ class LoadSheddingMiddleware:
         self.get_response = get_response
         config = settings.TONGBAN
         self.limit = int(config.get("MAX_IN_FLIGHT", 0))
-        self.queue_wait = max(0, int(config.get("QUEUE_WAIT_MS", 0))) / 1000
-        self.overloaded_wait = min(
-            self.queue_wait, max(0, int(config.get("QUEUE_WAIT_OVERLOADED_MS", 0))) / 1000
-        )
         self.deadline = max(0, int(config.get("REQUEST_DEADLINE_MS", 0))) / 1000
-        self.slots = threading.BoundedSemaphore(self.limit) if self.limit > 0 else None
+        self.slots = (
+            Slots(
+                self.limit,
+                queue_length=int(config.get("QUEUE_LENGTH", 0)),
+                wait=int(config.get("QUEUE_WAIT_MS", 0)) / 1000,
+                overloaded_wait=int(config.get("QUEUE_WAIT_OVERLOADED_MS", 0)) / 1000,
+            )
+            if self.limit > 0
+            else None
+        )
         self.exempt_prefixes = tuple(p for p in (settings.STATIC_URL,) if p and p.startswith("/"))
-        self._queue_lock = threading.Lock()
-        self._waiting = 0  # requests waiting for a slot
-        self._queued_since = 0.0  # when the wait queue last became non-empty
         self._shed_lock = threading.Lock()
         self._shed_since_log = 0
         self._last_log = time.monotonic()
@@ -80,26 +91,12 @@ class LoadSheddingMiddleware:
         arrived = time.monotonic()
         if self.slots is None or self._exempt(request.path):
             return self._run(request, arrived)
-        if not self._admit(self.slots, arrived):
+        if not self.slots.acquire():
             return self._shed(request)
         try:
             return self._run(request, arrived)
         finally:
             self.slots.release()
-
-    def _admit(self, slots: threading.BoundedSemaphore, arrived: float) -> bool:
-        if slots.acquire(blocking=False):
-            return True
-        with self._queue_lock:
-            if self._waiting == 0:
-                self._queued_since = arrived
-            self._waiting += 1
-            standing = arrived - self._queued_since > self.queue_wait
-        try:
-            return slots.acquire(timeout=self.overloaded_wait if standing else self.queue_wait)
-        finally:
-            with self._queue_lock:
-                self._waiting -= 1
 
     def _exempt(self, path: str) -> bool:
         return path == "/healthz" or path.startswith(self.exempt_prefixes)
@@ -148,6 +145,85 @@ class LoadSheddingMiddleware:
             elapsed,
             self.limit,
         )
+
+
+class _Waiter:
+    __slots__ = ("event", "granted")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.granted = False
+
+
+class Slots:
+    """`limit` slots and a bounded stack of waiters (thread-safe).
+
+    A freed slot goes to the newest waiter; a full stack evicts its oldest waiter. A waiter
+    waits up to `wait` seconds — or only `overloaded_wait` while overloaded: for
+    OVERLOAD_HOLD_WAITS normal waits after the stack overflowed or a waiter waited a whole
+    normal wait in vain. Neither happens while capacity keeps up, and under overload the
+    stack refills within moments of the mode lapsing, so the mode holds while it lasts.
+    """
+
+    OVERLOAD_HOLD_WAITS = 10
+
+    def __init__(
+        self, limit: int, *, queue_length: int, wait: float, overloaded_wait: float
+    ) -> None:
+        self.limit = limit
+        self.queue_length = max(0, queue_length)
+        self.wait = max(0.0, wait)
+        self.overloaded_wait = min(self.wait, max(0.0, overloaded_wait))
+        self.hold = self.OVERLOAD_HOLD_WAITS * self.wait
+        self._lock = threading.Lock()
+        self._free = limit
+        self._overloaded_until = 0.0
+        self._waiters: deque[_Waiter] = deque()  # oldest left, newest right
+
+    def acquire(self) -> bool:
+        """Take a slot, waiting if allowed; False when the request is to be shed."""
+        now = time.monotonic()
+        with self._lock:
+            if self._free > 0:
+                self._free -= 1
+                return True
+            if self.queue_length == 0 or self.wait == 0:
+                return False
+            if len(self._waiters) >= self.queue_length:
+                self._waiters.popleft().event.set()  # evicted: wakes up not granted
+                self._overloaded_until = now + self.hold
+            waiter = _Waiter()
+            self._waiters.append(waiter)
+            timeout = self.overloaded_wait if self.overloaded(now) else self.wait
+        waiter.event.wait(timeout)
+        with self._lock:
+            if waiter.granted:  # possibly handed over just as the wait ran out
+                return True
+            try:
+                self._waiters.remove(waiter)
+            except ValueError:  # evicted
+                return False
+            if timeout == self.wait:  # a whole normal wait without a free slot
+                self._overloaded_until = time.monotonic() + self.hold
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                waiter = self._waiters.pop()  # the newest waiter takes the slot over
+                waiter.granted = True
+                waiter.event.set()
+            elif self._free < self.limit:
+                self._free += 1
+            else:
+                raise ValueError("Slots released more often than acquired")
+
+    def overloaded(self, now: float) -> bool:
+        return now < self._overloaded_until
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
 
 
 @dataclass

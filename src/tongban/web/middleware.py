@@ -44,12 +44,28 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.db import InterfaceError, OperationalError
         from django.shortcuts import render
 
         from tongban.core.audit import audit_denial
         from tongban.core.errors import DomainError
         from tongban.identity.selectors import actor_for_user
 
+        if isinstance(exception, OperationalError | InterfaceError):
+            # Rendered without the request: context processors would query the database again.
+            from django.template.loader import render_to_string
+
+            page = render_to_string(
+                "web/error.html",
+                {
+                    "title": "服务暂时不可用",
+                    "message": "系统繁忙或正在维护，请稍后重试。",
+                    "code": "dependency_unavailable",
+                },
+            )
+            response = HttpResponse(page, status=503)
+            response["Retry-After"] = "5"
+            return response
         if not isinstance(exception, DomainError):
             return None
         audit_denial(actor_for_user(getattr(request, "user", None)).label, request.path, exception)

@@ -120,6 +120,8 @@ def database_from_env(default_url: str) -> dict[str, Any]:
         # The *_MS variables are milliseconds, 0 disables; run long migrations with
         # TONGBAN_DB_STATEMENT_TIMEOUT_MS=0. A stalled connection that the server cannot see
         # (hung pooler, stalled network) is bounded by TONGBAN["REQUEST_DEADLINE_MS"].
+        # A connection broken by a database restart is replaced before the next request uses it.
+        config["CONN_HEALTH_CHECKS"] = True
         options = config.setdefault("OPTIONS", {})
         options.setdefault("connect_timeout", 5)
         options.setdefault("keepalives", 1)
@@ -232,16 +234,19 @@ TONGBAN: dict[str, Any] = {
     # Expose the bench-only baseline endpoint (never in production).
     "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
     # Load shedding (config/shedding.py), per server process: at most MAX_IN_FLIGHT requests
-    # run at once and at most QUEUE_LENGTH more wait for a slot (newest served first), each
-    # up to QUEUE_WAIT_MS; anything beyond gets 503 with Retry-After at once. Python runs
-    # one thread at a time per process, so a second request in flight mostly makes both
-    # slower: scale with gunicorn workers (processes), like sync workers; raise MAX_IN_FLIGHT
-    # when requests mostly wait on I/O (external registries). Give gunicorn at least
-    # MAX_IN_FLIGHT + QUEUE_LENGTH + 2 --threads, so the excess reaches this middleware and
-    # is shed instead of queueing unseen inside gunicorn. MAX_IN_FLIGHT=0 disables shedding.
+    # run at once and at most QUEUE_LENGTH more wait for a slot (newest served first), up
+    # to QUEUE_WAIT_MS — or only QUEUE_WAIT_OVERLOADED_MS for a while after the queue
+    # overflowed or a request waited QUEUE_WAIT_MS in vain (overload); anything beyond
+    # gets 503 with Retry-After at once. Python runs one thread at a time per process, so a second
+    # request in flight mostly makes both slower: scale with gunicorn workers (processes),
+    # like sync workers, and raise MAX_IN_FLIGHT only when requests mostly wait on I/O
+    # (external registries). Give gunicorn at least MAX_IN_FLIGHT + QUEUE_LENGTH + 2
+    # --threads, so the excess reaches this middleware and is shed instead of queueing
+    # unseen inside gunicorn. MAX_IN_FLIGHT=0 disables shedding.
     "MAX_IN_FLIGHT": int(os.environ.get("TONGBAN_MAX_IN_FLIGHT", "1")),
     "QUEUE_LENGTH": int(os.environ.get("TONGBAN_QUEUE_LENGTH", "4")),
-    "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "500")),
+    "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "200")),
+    "QUEUE_WAIT_OVERLOADED_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_OVERLOADED_MS", "20")),
     # A request still waiting on the database this long after it arrived has its database
     # socket shut down, so it fails at once (503) instead of holding a thread while a hung
     # database or network decides. 0 disables the deadline.

@@ -1,0 +1,1 @@
+"""Reliability harness (issue 3): crash under load, dependency faults, saturation."""

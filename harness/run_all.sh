@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Reliability harness (issue 3): crash under load, dependency faults, saturation — in
+# sequence, each under its own time limit. Exits non-zero if any fails. See harness/README.md.
+#
+# Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; HARNESS_PG_URL overrides)
+# and the project installed: pip install -e '.[test]'.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -n "${PYTHON:-}" ]; then
+  py="$PYTHON"
+elif [ -x .venv/bin/python ]; then
+  py=.venv/bin/python
+else
+  py=python3
+fi
+
+export HARNESS_RUN_TAG="run$$"
+HARNESS_RUN_DIR="$(mktemp -d -t tongban-harness-XXXXXX)"
+export HARNESS_RUN_DIR
+pg_admin="${HARNESS_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+cleanup() {
+  # A scenario killed by its time limit may leave its gunicorn and database behind:
+  # stop the servers it recorded (after checking the pid is still a gunicorn) and drop
+  # this run's databases only (tongban_harness_<this run's tag>_*).
+  for pidfile in "$HARNESS_RUN_DIR"/gunicorn-*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid="$(cat "$pidfile")"
+    if grep -q gunicorn "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  done
+  "$py" - "$pg_admin" "tongban_harness_${HARNESS_RUN_TAG}_" <<'PY' || true
+import sys
+
+import psycopg
+
+url, prefix = sys.argv[1], sys.argv[2]
+with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+    names = [
+        row[0]
+        for row in conn.execute("SELECT datname FROM pg_database")
+        if row[0].startswith(prefix)
+    ]
+    for name in names:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        print(f"run_all: dropped leftover database {name}")
+PY
+}
+trap 'cleanup; rm -rf "$HARNESS_RUN_DIR"' EXIT
+
+failed=()
+began=$(date +%s)
+run() {
+  local name="$1" limit="$2"
+  shift 2
+  printf '\n######## %s (time limit %ss) ########\n' "$name" "$limit"
+  local t0=$(date +%s)
+  timeout --kill-after=15 "$limit" "$py" "$@"
+  local rc=$?
+  cleanup
+  printf '######## %s: %s in %ss ########\n' "$name" \
+    "$([ $rc -eq 0 ] && echo PASS || echo "FAIL (exit $rc)")" "$(( $(date +%s) - t0 ))"
+  [ $rc -eq 0 ] || failed+=("$name")
+}
+
+run "crash under load (item 4)" 200 harness/crash_load.py
+run "dependency faults (item 5)" 220 harness/dependency_faults.py
+run "saturation (item 10)" 170 harness/saturation.py
+
+printf '\n######## harness: %ss in all; ' "$(( $(date +%s) - began ))"
+if [ ${#failed[@]} -eq 0 ]; then
+  echo "all scenarios passed ########"
+  exit 0
+fi
+echo "FAILED: ${failed[*]} ########"
+exit 1

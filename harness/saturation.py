@@ -1,0 +1,335 @@
+"""Issue 3 item 10 — saturation: measure capacity, offer twice that, check shedding.
+
+1. A fresh PostgreSQL database, migrated and seeded; gunicorn (2 workers, 8 threads) on a
+   free loopback port, production settings, shedding limits from the settings' defaults
+   (or TONGBAN_MAX_IN_FLIGHT / TONGBAN_QUEUE_WAIT_MS from the environment).
+2. Unloaded: one client back to back → the unloaded rate and p99.
+3. Capacity: closed loops at increasing concurrency; capacity = the best goodput (2xx/s).
+   Then half the capacity as Poisson arrivals: (almost) nothing may be shed there.
+   Every request on its own connection, as nginx sends them upstream by default.
+4. Overload: an open loop at 2 × capacity (fixed arrival rate, latency from the scheduled
+   start). Meanwhile the RSS of the gunicorn processes is sampled from /proc.
+5. Recovery: the load drops back to one client; time until a one-second window runs at
+   ≥ 80 % of the unloaded rate with no failure.
+
+Pass when: excess requests are shed (429/503 with Retry-After and the JSON error body
+{code, message, fields}); nothing else fails (no timeouts, resets, 500s); admitted requests'
+p99 ≤ 3 × the unloaded p99; goodput under overload ≥ 50 % of capacity (no collapse); RSS
+growth of the server processes < 64 MiB; recovery ≤ 30 s; every application stored whole
+and `tongban audit verify` passes.
+
+Run: ``python harness/saturation.py`` (about 1.5 minutes). Exit status 0 = pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `harness` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import common, loadgen
+
+P99_FACTOR = 3.0
+RSS_GROWTH_LIMIT_MIB = 64
+RECOVERY_LIMIT_S = 30.0
+MIN_GOODPUT_SHARE = 0.5
+RECOVERED_SHARE = 0.7
+
+
+class Mix:
+    """The mixed load: 7 reads (list, detail) for 3 writes (submissions, no key)."""
+
+    def __init__(self, client: loadgen.HttpClient, world: common.World, run: str) -> None:
+        self.client, self.world, self.run = client, world, run
+        self.writes = 0
+
+    def __call__(self, index: int) -> loadgen.Timed:
+        world = self.world
+        slot = index % 10
+        if slot in (0, 3, 6):
+            self.writes += 1
+            label = f"{self.run}-{index}-{self.writes}"
+            return loadgen.timed(
+                self.client,
+                "write",
+                "POST",
+                "/api/v1/applications",
+                headers=loadgen.submission_headers(world.tokens[index % len(world.tokens)], None),
+                # Spread over the items, as real traffic is: one item's submissions queue
+                # on its daily case-number counter row.
+                body=loadgen.submission_body(
+                    world.item_codes[(index // 10) % len(world.item_codes)], label
+                ),
+            )
+        if slot % 2:
+            return loadgen.timed(self.client, "read", "GET", "/api/v1/catalog/items?limit=20")
+        code = world.item_codes[index % len(world.item_codes)]
+        return loadgen.timed(self.client, "read", "GET", f"/api/v1/catalog/items/{code}")
+
+
+def rss_mib(server: common.Gunicorn) -> tuple[float, dict[int, float]]:
+    pid = server.master_pid
+    assert pid is not None
+    per = {p: common.rss_kib(p) / 1024 for p in [pid, *server.worker_pids()]}
+    return sum(per.values()), per
+
+
+def is_shed(sample: loadgen.Sample) -> bool:
+    return sample.status in (429, 503)
+
+
+def shed_problems(samples: list[loadgen.Sample]) -> list[str]:
+    problems = []
+    for sample in samples:
+        if not is_shed(sample):
+            continue
+        if not sample.retry_after:
+            problems.append(f"{sample.status} without Retry-After")
+        try:
+            body = json.loads(sample.body)
+            assert {"code", "message", "fields"} <= set(body)
+        except (ValueError, AssertionError, TypeError):
+            problems.append(f"{sample.status} body is not the JSON error: {sample.body[:120]!r}")
+        if b"Traceback" in sample.body:
+            problems.append("stack trace in a response body")
+    return problems[:5]
+
+
+async def scenario(server: common.Gunicorn, world: common.World, args: argparse.Namespace) -> dict:
+    client = loadgen.HttpClient(
+        "127.0.0.1", server.port, max_connections=args.max_connections, keep_alive=False
+    )
+    mix = Mix(client, world, f"sat{int(time.time())}")
+    figures: dict = {}
+
+    common.log("warm-up")
+    await loadgen.closed_loop(2, args.warmup, mix)
+
+    common.log(f"unloaded: 1 client for {args.unloaded:.0f} s")
+    began = time.monotonic()
+    samples = await loadgen.closed_loop(1, args.unloaded, mix)
+    unloaded = loadgen.summarize(samples, time.monotonic() - began)
+    figures["unloaded"] = unloaded
+    figures["unloaded_samples"] = [s for s in samples if 200 <= s.status < 300]
+    common.log(f"  {unloaded.line()}")
+
+    common.log("capacity: closed loops at increasing concurrency")
+    capacity, steps = 0.0, []
+    for concurrency in args.levels:
+        began = time.monotonic()
+        samples = await loadgen.closed_loop(concurrency, args.step, mix)
+        summary = loadgen.summarize(samples, time.monotonic() - began)
+        steps.append((concurrency, summary))
+        common.log(f"  c={concurrency:<3} {summary.line()}")
+        capacity = max(capacity, summary.goodput)
+    figures["capacity"], figures["steps"] = capacity, steps
+
+    common.log(f"moderate: Poisson arrivals at {capacity / 2:.0f} req/s (capacity / 2)")
+    samples, _ = await loadgen.open_loop(capacity / 2, args.moderate, mix, poisson=True)
+    figures["moderate"] = loadgen.summarize(samples, args.moderate)
+    common.log(f"  {figures['moderate'].line()}")
+
+    await asyncio.sleep(1.0)
+    rss_before, per_before = rss_mib(server)
+    figures["rss_before"], figures["rss_per_before"] = rss_before, per_before
+    offered = 2 * capacity
+    figures["offered"] = offered
+    common.log(f"overload: open loop at {offered:.0f} req/s (2 × capacity) for {args.overload} s")
+    rss_peak = rss_before
+    stop_sampling = asyncio.Event()
+
+    async def sample_rss() -> None:
+        nonlocal rss_peak
+        while not stop_sampling.is_set():
+            rss_peak = max(rss_peak, rss_mib(server)[0])
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample_rss())
+    load_end = time.monotonic() + args.overload
+    overload_task = asyncio.create_task(
+        loadgen.open_loop(offered, args.overload, mix, max_outstanding=args.max_outstanding)
+    )
+    # Recovery: as soon as the arrivals stop, one client measures 1-second windows.
+    await asyncio.sleep(max(0.0, load_end - time.monotonic()))
+    recovery_s, windows = None, []
+    target = RECOVERED_SHARE * unloaded.goodput
+    while time.monotonic() - load_end < RECOVERY_LIMIT_S + 5:
+        began = time.monotonic()
+        window = await loadgen.closed_loop(1, 1.0, mix)
+        summary = loadgen.summarize(window, time.monotonic() - began)
+        windows.append(summary)
+        if summary.goodput >= target and summary.ok == summary.count:
+            recovery_s = time.monotonic() - load_end
+            break
+    overload_samples, dropped = await overload_task
+    stop_sampling.set()
+    await sampler
+    await asyncio.sleep(1.0)
+    rss_after, per_after = rss_mib(server)
+    loaded = loadgen.summarize(overload_samples, args.overload)
+    shed = [s for s in overload_samples if is_shed(s)]
+    admitted = [s for s in overload_samples if 200 <= s.status < 300]
+    failed = [s for s in overload_samples if not is_shed(s) and not 200 <= s.status < 300]
+    figures.update(
+        loaded=loaded,
+        shed=len(shed),
+        admitted=len(admitted),
+        admitted_samples=admitted,
+        failed=failed,
+        dropped=dropped,
+        shed_problems=shed_problems(overload_samples),
+        rss_after=rss_after,
+        rss_per_after=per_after,
+        rss_peak=rss_peak,
+        recovery_s=recovery_s,
+        recovery_windows=windows,
+        offered_total=len(overload_samples) + dropped,
+    )
+    common.log(f"  {loaded.line()}")
+    await client.close()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--warmup", type=float, default=4.0)
+    parser.add_argument("--unloaded", type=float, default=10.0)
+    parser.add_argument("--levels", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--step", type=float, default=6.0)
+    parser.add_argument("--moderate", type=float, default=10.0)
+    parser.add_argument("--overload", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--max-connections", type=int, default=256)
+    parser.add_argument("--max-outstanding", type=int, default=1024)
+    args = parser.parse_args(argv)
+    common.exit_on_sigterm()
+    started = time.monotonic()
+    with common.app_environment("saturation") as app:
+        world = common.seed_world()
+        server = common.Gunicorn(
+            app.environ(), threads=args.threads, log_path=app.var_dir / "gunicorn.log"
+        )
+        server.start()
+        try:
+            common.log(f"gunicorn ready in {server.wait_ready():.1f} s on port {server.port}")
+            figures = asyncio.run(scenario(server, world, args))
+        finally:
+            server.stop()
+        integrity = common.check_integrity(app)
+        settings_line = shedding_settings()
+    unloaded, loaded = figures["unloaded"], figures["loaded"]
+    admitted_p99 = loaded.p99
+    p99_limit = P99_FACTOR * unloaded.p99
+    growth = figures["rss_after"] - figures["rss_before"]
+    peak_growth = figures["rss_peak"] - figures["rss_before"]
+    goodput_share = loaded.goodput / figures["capacity"] if figures["capacity"] else 0.0
+    failed = figures["failed"]
+    failed_kinds = sorted({str(s.status) if s.status else s.error for s in failed})
+    moderate = figures["moderate"]
+    moderate_shed = moderate.count - moderate.ok
+    checks = {
+        "at half capacity (almost) nothing is shed (≤ 1 %)": moderate_shed <= 0.01 * moderate.count,
+        "excess is shed (429/503)": figures["shed"] > 0,
+        "shed answers carry Retry-After and the JSON error body": not figures["shed_problems"],
+        "no other failures (timeouts, resets, 5xx, 4xx)": not failed,
+        "no requests dropped by the load generator": figures["dropped"] == 0,
+        f"admitted p99 ≤ {P99_FACTOR:.0f} × unloaded p99": admitted_p99 <= p99_limit,
+        f"goodput under overload ≥ {MIN_GOODPUT_SHARE:.0%} of capacity": goodput_share
+        >= MIN_GOODPUT_SHARE,
+        f"RSS growth < {RSS_GROWTH_LIMIT_MIB} MiB": max(growth, peak_growth) < RSS_GROWTH_LIMIT_MIB,
+        f"recovered within {RECOVERY_LIMIT_S:.0f} s": figures["recovery_s"] is not None
+        and figures["recovery_s"] <= RECOVERY_LIMIT_S,
+        "no partial submission; audit chain intact": integrity.ok,
+    }
+    print("\n==== saturation (issue 3 item 10) ====")
+    print(f"server             gunicorn 2 workers × {args.threads} threads; {settings_line}")
+    print(
+        f"unloaded (1 client) {unloaded.goodput:.1f} req/s, p50 {unloaded.p50 * 1000:.0f} ms, "
+        f"p99 {unloaded.p99 * 1000:.0f} ms"
+    )
+    for concurrency, summary in figures["steps"]:
+        print(f"  c={concurrency:<3}            {summary.line()}")
+    print(f"capacity           {figures['capacity']:.1f} req/s (best goodput)")
+    print(
+        f"half capacity      {moderate.count} requests, {moderate_shed} not 2xx, "
+        f"p50 {moderate.p50 * 1000:.0f} ms, p99 {moderate.p99 * 1000:.0f} ms"
+    )
+    print(
+        f"offered            {figures['offered']:.1f} req/s for {args.overload:.0f} s = "
+        f"{figures['offered_total']} requests (client-side drops {figures['dropped']})"
+    )
+    print(
+        f"admitted           {figures['admitted']} ({loaded.goodput:.1f}/s, "
+        f"{goodput_share:.0%} of capacity)"
+    )
+    print(f"shed               {figures['shed']} (429/503 + Retry-After)")
+    for kind in ("read", "write"):
+        rows = [s.latency for s in figures["admitted_samples"] if s.kind == kind]
+        base = [s.latency for s in figures["unloaded_samples"] if s.kind == kind]
+        print(
+            f"  {kind:<5}            admitted {len(rows)}, p50 "
+            f"{loadgen.quantile(rows, 0.5) * 1000:.0f} ms, p99 "
+            f"{loadgen.quantile(rows, 0.99) * 1000:.0f} ms (unloaded p50 "
+            f"{loadgen.quantile(base, 0.5) * 1000:.0f} ms, p99 "
+            f"{loadgen.quantile(base, 0.99) * 1000:.0f} ms)"
+        )
+    print(f"failed otherwise   {len(failed)} {failed_kinds}")
+    print(
+        f"p99 admitted       {admitted_p99 * 1000:.0f} ms vs unloaded "
+        f"{unloaded.p99 * 1000:.0f} ms (limit {p99_limit * 1000:.0f} ms, "
+        f"ratio {admitted_p99 / unloaded.p99 if unloaded.p99 else 0:.2f}); "
+        f"p50 {loaded.p50 * 1000:.0f} ms"
+    )
+    print(
+        f"RSS (master+workers) before {figures['rss_before']:.1f} MiB, "
+        f"peak {figures['rss_peak']:.1f} MiB, after {figures['rss_after']:.1f} MiB "
+        f"(growth {growth:+.1f} MiB, peak growth {peak_growth:+.1f} MiB)"
+    )
+    per = ", ".join(
+        f"{figures['rss_per_before'].get(pid, 0):.0f}→{figures['rss_per_after'].get(pid, 0):.0f}"
+        for pid in sorted(set(figures["rss_per_before"]) | set(figures["rss_per_after"]))
+    )
+    print(f"  per process, MiB by pid: {per}")
+    recovery = figures["recovery_s"]
+    windows = ", ".join(f"{w.goodput:.0f}/s" for w in figures["recovery_windows"])
+    print(
+        f"recovery           {'not within limit' if recovery is None else f'{recovery:.1f} s'}"
+        f" (1-s windows at 1 client: {windows}; target ≥ "
+        f"{RECOVERED_SHARE * unloaded.goodput:.1f}/s)"
+    )
+    print(integrity.describe())
+    for problem in figures["shed_problems"]:
+        print(f"  shed answer problem: {problem}")
+    for sample in failed[:5]:
+        print(f"  failure: {sample.kind} {sample.status or sample.error} {sample.body[:160]!r}")
+    for name, passed in checks.items():
+        print(f"  [{'PASS' if passed else 'FAIL'}] {name}")
+    print(f"runtime            {time.monotonic() - started:.0f} s")
+    ok = all(checks.values())
+    print("saturation:", "PASS" if ok else "FAIL")
+    if not ok:
+        print("---- gunicorn log (tail) ----")
+        print(server.tail())
+    return 0 if ok else 1
+
+
+def shedding_settings() -> str:
+    from django.conf import settings
+
+    config = settings.TONGBAN
+    return (
+        f"MAX_IN_FLIGHT={config['MAX_IN_FLIGHT']}/process, "
+        f"QUEUE_LENGTH={config['QUEUE_LENGTH']}, QUEUE_WAIT_MS={config['QUEUE_WAIT_MS']} "
+        f"(overloaded {config['QUEUE_WAIT_OVERLOADED_MS']}), "
+        f"REQUEST_DEADLINE_MS={config['REQUEST_DEADLINE_MS']}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
