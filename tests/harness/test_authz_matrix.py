@@ -205,7 +205,11 @@ def api_client(world: dict[str, Any], role: str) -> tuple[Client, dict[str, str]
 
 
 def web_client(world: dict[str, Any], role: str) -> Client:
-    client = Client()
+    # One signed-in client per role and world: a TOTP code is accepted once per time step.
+    cached = world.setdefault("_clients", {})
+    if role in cached:
+        return cached[role]  # type: ignore[no-any-return]
+    client = cached[role] = Client()
     if role == "anonymous":
         return client
     if role == "superuser" or world["actors"][role].staff is not None:
