@@ -16,7 +16,8 @@ import pytest
 
 from tongban.identity.models import Citizen
 
-from .test_authz_matrix import API, ROLES, WEB, api_request, web_request, world  # noqa: F401
+from .test_authz_matrix import API, ROLES, WEB, api_request, web_request
+from .test_authz_matrix import world as matrix_world  # noqa: F401  (the matrix's fixture)
 
 pytestmark = [pytest.mark.harness, pytest.mark.django_db]
 
@@ -44,10 +45,11 @@ def _leaks(text: str, subjects: dict[str, str]) -> set[str]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_no_unmasked_personal_data_outside_its_subject_and_handlers(
-    world: dict[str, Any],
+    matrix_world: dict[str, Any],
     role: str,
     caplog: Any,
 ) -> None:
+    world = matrix_world
     caplog.set_level(logging.DEBUG)
     subjects = _subjects()
     viewer = world["actors"].get(role)
@@ -66,7 +68,8 @@ def test_no_unmasked_personal_data_outside_its_subject_and_handlers(
     ]
     for kind, method, endpoint in cells:
         if "resubmi" in endpoint or endpoint == "web:logout":
-            continue  # resubmission needs the 补正 state (matrix covers it); logout ends the session
+            # Resubmission needs the 补正 state (the matrix covers it); logout ends the session.
+            continue
         response = (api_request if kind == "api" else web_request)(world, method, endpoint, role)
         content = b"".join(response.streaming_content) if response.streaming else response.content
         body = content.decode(errors="replace")
