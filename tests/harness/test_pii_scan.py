@@ -17,7 +17,7 @@ import pytest
 from tongban.identity.models import Citizen
 
 from .test_authz_matrix import API, ROLES, WEB, api_request, web_request
-from .test_authz_matrix import world as matrix_world  # noqa: F401  (the matrix's fixture)
+from .test_authz_matrix import world as matrix_world
 
 pytestmark = [pytest.mark.harness, pytest.mark.django_db]
 
@@ -45,7 +45,7 @@ def _leaks(text: str, subjects: dict[str, str]) -> set[str]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_no_unmasked_personal_data_outside_its_subject_and_handlers(
-    matrix_world: dict[str, Any],
+    matrix_world: dict[str, Any],  # noqa: F811 — the imported fixture
     role: str,
     caplog: Any,
 ) -> None:
