@@ -17,7 +17,7 @@ import pytest
 from tongban.identity.models import Citizen
 
 from .test_authz_matrix import API, ROLES, WEB, api_request, web_request
-from .test_authz_matrix import world as matrix_world
+from .test_authz_matrix import world as matrix_world  # noqa: F401 — a fixture
 
 pytestmark = [pytest.mark.harness, pytest.mark.django_db]
 
