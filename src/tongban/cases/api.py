@@ -9,7 +9,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from tongban.core import clock
-from tongban.core.errors import InvalidInput, NotFound
+from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
 from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 from tongban.identity.auth import request_actor
@@ -166,8 +166,6 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
     """工作台待办：本部门、本辖区的办件（个人信息脱敏）。"""
     actor = request_actor(request)
     if actor.staff is None:
-        from tongban.core.errors import PermissionDenied
-
         raise PermissionDenied("staff_required", "仅工作人员可查看办件队列")
     today = clock.today()
     cases = queue_filter(
@@ -177,10 +175,7 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
         q=filters.q,
         today=today,
     )
-    return MappedQuerySet(  # type: ignore[return-value]
-        cases,
-        lambda case: {**presenters.case_summary(case, today), **presenters.masked_applicant(case)},
-    )
+    return MappedQuerySet(cases, lambda case: presenters.queue_row(case, today))  # type: ignore[return-value]
 
 
 def _staff_case(case: Any, actor: Any) -> dict[str, Any]:

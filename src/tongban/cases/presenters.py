@@ -50,6 +50,11 @@ def masked_applicant(case: Case) -> dict[str, str]:
     }
 
 
+def queue_row(case: Case, today: date) -> dict[str, Any]:
+    """A staff queue row: the case summary with the applicant masked."""
+    return {**case_summary(case, today), **masked_applicant(case)}
+
+
 def timeline(case: Case, steps: Iterable[CaseTransition] | None = None) -> list[dict[str, Any]]:
     return [
         {

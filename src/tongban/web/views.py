@@ -450,10 +450,7 @@ def queue(request: HttpRequest, actor: Any) -> HttpResponse:
         today=today,
     )
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
-    rows = [
-        {**presenters.case_summary(case, today), **presenters.masked_applicant(case)}
-        for case in page
-    ]
+    rows = [presenters.queue_row(case, today) for case in page]
     year = today.year
     template = "web/_queue_rows.html" if request.headers.get("HX-Request") else "web/queue.html"
     return render(
