@@ -15,8 +15,11 @@ from ninja.errors import ValidationError as NinjaValidationError
 from tongban.cases.api import applications_router, cases_router
 from tongban.catalog.api import router as catalog_router
 from tongban.core.errors import DomainError
+from tongban.exchange.api import router as exchange_router
 from tongban.identity.api import router as auth_router
 from tongban.identity.auth import BearerToken
+from tongban.ledger.api import router as ledger_router
+from tongban.licenses.api import router as licenses_router
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ api.add_router("/v1/auth", auth_router)
 api.add_router("/v1/catalog", catalog_router)
 api.add_router("/v1/applications", applications_router)
 api.add_router("/v1/cases", cases_router)
+api.add_router("/v1/exchange", exchange_router)
+api.add_router("/v1/ledger", ledger_router)
+api.add_router("/v1/licenses", licenses_router)
 
 
 def _error(

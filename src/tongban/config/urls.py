@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("licenses/", include("tongban.licenses.urls")),
     path("", include("tongban.web.urls")),
 ]
 

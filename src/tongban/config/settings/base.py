@@ -51,9 +51,12 @@ INSTALLED_APPS = [
     "ninja",
     "tongban.config",
     "tongban.core",
+    "tongban.ledger",
     "tongban.identity",
     "tongban.catalog",
+    "tongban.exchange",
     "tongban.cases",
+    "tongban.licenses",
     "tongban.web",
 ]
 
@@ -234,6 +237,9 @@ TONGBAN: dict[str, Any] = {
     "API_TOKEN_SECONDS": int(os.environ.get("TONGBAN_API_TOKEN_SECONDS", str(8 * 3600))),
     # Expose the bench-only baseline endpoint (never in production).
     "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
+    # Signing keys (log checkpoints, licence issuers, hand-off messages): one file per key,
+    # created on first use, mode 0600. Back this directory up with the database.
+    "KEY_DIR": Path(os.environ.get("TONGBAN_KEY_DIR", VAR_DIR / "keys")),
     # Load shedding (config/shedding.py), per server process: at most MAX_IN_FLIGHT requests
     # run at once and at most QUEUE_LENGTH more wait for a slot (newest served first), up
     # to QUEUE_WAIT_MS — or only QUEUE_WAIT_OVERLOADED_MS for a while after the queue

@@ -22,7 +22,7 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, tests
 CELERY_TASK_ALWAYS_EAGER = True
-TONGBAN.update({"MATERIAL_MAX_BYTES": 256 * 1024, "BENCH_BASELINE": True})
+TONGBAN.update({"MATERIAL_MAX_BYTES": 256 * 1024, "BENCH_BASELINE": True, "KEY_DIR": _TMP / "keys"})
 os.environ.setdefault("TONGBAN_TESTING", "1")
 STATIC_ROOT = _TMP / "static"
 STATIC_ROOT.mkdir(exist_ok=True)

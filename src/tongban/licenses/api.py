@@ -1,0 +1,7 @@
+"""JSON API of the licenses app (mounted in tongban.config.api)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["licenses"])
