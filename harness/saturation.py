@@ -199,7 +199,7 @@ async def scenario(server: common.Gunicorn, world: common.World, args: argparse.
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--warmup", type=float, default=4.0)
-    parser.add_argument("--unloaded", type=float, default=10.0)
+    parser.add_argument("--unloaded", type=float, default=20.0)
     parser.add_argument("--levels", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--step", type=float, default=6.0)
     parser.add_argument("--moderate", type=float, default=10.0)
