@@ -14,6 +14,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from tongban.cases.api import applications_router, cases_router
 from tongban.catalog.api import router as catalog_router
+from tongban.core.api import router as interchange_router
 from tongban.core.errors import DomainError
 from tongban.exchange.api import router as exchange_router
 from tongban.identity.api import router as auth_router
@@ -35,6 +36,7 @@ api.add_router("/v1/catalog", catalog_router)
 api.add_router("/v1/applications", applications_router)
 api.add_router("/v1/cases", cases_router)
 api.add_router("/v1/exchange", exchange_router)
+api.add_router("/v1/interchange", interchange_router)
 api.add_router("/v1/ledger", ledger_router)
 api.add_router("/v1/licenses", licenses_router)
 

@@ -5,7 +5,15 @@ from django.http import HttpRequest, HttpResponse
 
 from . import clock
 from .calendar import missing_official_years
-from .models import AuditRecord, CalendarYear, Division, Holiday
+from .models import (
+    AuditRecord,
+    CalendarYear,
+    Division,
+    Holiday,
+    InboundMessage,
+    OutboundMessage,
+    Peer,
+)
 
 
 def warn_missing_calendar(request: HttpRequest) -> None:
@@ -77,3 +85,33 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(Peer)
+class PeerAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "base_url", "is_active"]
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(_ReadOnlyAdmin):
+    list_display = ["created_at", "sender", "peer", "kind", "attempts", "delivered_at"]
+    list_filter = ["kind", "peer"]
+    exclude = ["body", "signature"]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(_ReadOnlyAdmin):
+    list_display = ["received_at", "sender", "recipient", "kind", "message_id"]
+    list_filter = ["kind", "sender"]
+    exclude = ["payload"]

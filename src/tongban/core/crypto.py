@@ -44,6 +44,11 @@ class SM2KeyError(ValueError):
     """A malformed SM2 key."""
 
 
+def sm2_public_key_normalise(public_hex: str) -> str:
+    """The key as 128 lower-case hex chars; SM2KeyError unless it is a point on the curve."""
+    return _sm2_public_hex(public_hex)
+
+
 def _sm2_public_hex(public_hex: str) -> str:
     key = public_hex.strip().lower()
     if len(key) == 130 and key.startswith("04"):

@@ -237,6 +237,15 @@ TONGBAN: dict[str, Any] = {
     "API_TOKEN_SECONDS": int(os.environ.get("TONGBAN_API_TOKEN_SECONDS", str(8 * 3600))),
     # Expose the bench-only baseline endpoint (never in production).
     "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
+    # Region tenants this deployment serves (跨省通办: each signs its own hand-off messages).
+    "REGION_CODES": [
+        code.strip()
+        for code in os.environ.get("TONGBAN_REGION_CODES", "440000,330000").split(",")
+        if code.strip()
+    ],
+    # Delivery of hand-off messages to peers: HTTP timeout and the longest retry interval.
+    "INTERCHANGE_TIMEOUT_S": float(os.environ.get("TONGBAN_INTERCHANGE_TIMEOUT_S", "5")),
+    "INTERCHANGE_MAX_BACKOFF_S": int(os.environ.get("TONGBAN_INTERCHANGE_MAX_BACKOFF_S", "3600")),
     # Signing keys (log checkpoints, licence issuers, hand-off messages): one file per key,
     # created on first use, mode 0600. Back this directory up with the database.
     "KEY_DIR": Path(os.environ.get("TONGBAN_KEY_DIR", VAR_DIR / "keys")),

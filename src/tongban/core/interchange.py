@@ -1,0 +1,301 @@
+"""Signed, idempotent messages between regions (跨省通办 hand-offs and status sync).
+
+A message is an envelope of UTF-8 JSON — ``{"v": 1, "id", "sender", "recipient", "kind",
+"sent_at", "payload"}`` — signed as bytes with the sending region's SM2 key (SM3withSM2);
+the signature covers exactly the bytes sent, so no canonical form is needed.
+
+- Sending (`message_send`) stores the message in the outbox inside the caller's transaction;
+  delivery starts after commit and is retried with exponential backoff until the peer
+  acknowledges it (`outbox_deliver_due`, a periodic task), so a lost message is sent again.
+- Receiving (`message_receive`) checks the sender's key and the recipient, then records the
+  message and runs its handler in one transaction; (sender, id) is unique, so a retried or
+  duplicated message is answered with the first reply and never processed twice.
+- A region tenant of the same deployment is a `Peer` without a URL: its messages take the same
+  path — signed bytes, the same checks, the same inbox — only without HTTP.
+
+Outer apps register a handler per message kind (`handler_register`, wired in
+``tongban.config.events``); a handler returns a small JSON reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from . import audit, clock
+from .crypto import sm2_sign, sm2_verify, sm3_hex
+from .errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from .keys import sm2_key
+from .models import InboundMessage, OutboundMessage, Peer
+
+logger = logging.getLogger(__name__)
+
+ENVELOPE_VERSION = 1
+KEY_PURPOSE = "interchange"
+SENDER_HEADER = "X-Tongban-Sender"
+SIGNATURE_HEADER = "X-Tongban-Signature"
+MAX_BODY_BYTES = 256 * 1024
+
+Handler = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+_handlers: dict[str, Handler] = {}
+
+
+class Unauthenticated(DomainError):
+    status = 401
+
+
+def handler_register(kind: str, handler: Handler) -> None:
+    """`handler(sender, recipient, payload) -> reply`; runs inside the receiving transaction."""
+    _handlers[kind] = handler
+
+
+def local_regions() -> list[str]:
+    return list(settings.TONGBAN["REGION_CODES"])
+
+
+def region_public_key(code: str) -> str:
+    """The SM2 public key a local region signs with (for peers to configure)."""
+    if code not in local_regions():
+        raise NotFound("unknown_region", f"本部署不服务区域 {code}")
+    return sm2_key(KEY_PURPOSE, code)[1]
+
+
+# ---------------------------------------------------------------- sending
+
+
+@transaction.atomic
+def message_send(
+    *, sender: str, recipient: str, kind: str, payload: dict[str, Any]
+) -> OutboundMessage:
+    """Queue a signed message; it is delivered after the caller's transaction commits."""
+    if sender not in local_regions():
+        raise InvalidInput("unknown_sender", f"本部署不服务发送区域 {sender}")
+    peer = Peer.objects.filter(code=recipient, is_active=True).first()
+    if peer is None:
+        raise NotFound("unknown_peer", f"未配置接收区域 {recipient}")
+    now = clock.now()
+    message_id = uuid.uuid4()
+    body = json.dumps(
+        {
+            "v": ENVELOPE_VERSION,
+            "id": str(message_id),
+            "sender": sender,
+            "recipient": recipient,
+            "kind": kind,
+            "sent_at": now.isoformat(),
+            "payload": payload,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    private_hex, _ = sm2_key(KEY_PURPOSE, sender)
+    message = OutboundMessage.objects.create(
+        id=message_id,
+        sender=sender,
+        peer=peer,
+        kind=kind,
+        body=body,
+        signature=sm2_sign(private_hex, body.encode()).hex(),
+        created_at=now,
+        next_attempt_at=now,
+    )
+    transaction.on_commit(lambda: _deliver_later(str(message_id)), robust=True)
+    return message
+
+
+def _deliver_later(message_id: str) -> None:
+    from .tasks import outbox_deliver  # the Celery task (eager in the embedded default)
+
+    outbox_deliver.delay(message_id)
+
+
+def _backoff(attempts: int) -> timedelta:
+    limit = int(settings.TONGBAN["INTERCHANGE_MAX_BACKOFF_S"])
+    return timedelta(seconds=min(limit, 5 * 2 ** max(attempts - 1, 0)))
+
+
+def message_deliver(*, message_id: str) -> bool:
+    """Try to deliver one message now; True when the peer has acknowledged it."""
+    message = OutboundMessage.objects.select_related("peer").filter(pk=message_id).first()
+    if message is None or message.delivered_at is not None:
+        return message is not None
+    try:
+        reply = _transport(message)
+    except DomainError as error:
+        return _record_failure(message, f"{error.code}: {error.message}")
+    except (OSError, ValueError) as error:
+        return _record_failure(message, f"{type(error).__name__}: {error}")
+    OutboundMessage.objects.filter(pk=message.pk, delivered_at__isnull=True).update(
+        delivered_at=clock.now(), attempts=message.attempts + 1, reply=reply, last_error=""
+    )
+    return True
+
+
+def _record_failure(message: OutboundMessage, error: str) -> bool:
+    attempts = message.attempts + 1
+    OutboundMessage.objects.filter(pk=message.pk, delivered_at__isnull=True).update(
+        attempts=attempts,
+        next_attempt_at=clock.now() + _backoff(attempts),
+        last_error=error[:500],
+    )
+    logger.warning("message %s to %s not delivered: %s", message.pk, message.peer_id, error)
+    return False
+
+
+def _transport(message: OutboundMessage) -> dict[str, Any]:
+    body, signature = message.body.encode(), bytes.fromhex(message.signature)
+    if message.peer.is_local:
+        return message_receive(sender=message.sender, body=body, signature=signature).reply
+    request = urllib.request.Request(  # noqa: S310 - the URL is an administrator's peer config
+        message.peer.base_url.rstrip("/") + "/api/v1/interchange/messages",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            SENDER_HEADER: message.sender,
+            SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+        },
+    )
+    timeout = float(settings.TONGBAN["INTERCHANGE_TIMEOUT_S"])
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            reply = json.loads(response.read(MAX_BODY_BYTES))
+    except urllib.error.HTTPError as error:
+        detail = error.read(2000).decode("utf-8", "replace")
+        raise ValueError(f"HTTP {error.code} {detail}") from error
+    if not isinstance(reply, dict) or reply.get("status") not in {"processed", "duplicate"}:
+        raise ValueError(f"unexpected reply {reply!r:.200}")
+    return reply
+
+
+def outbox_deliver_due(*, limit: int = 100) -> int:
+    """Deliver messages whose next attempt is due (periodic); returns how many got through."""
+    due = list(
+        OutboundMessage.objects.filter(delivered_at__isnull=True, next_attempt_at__lte=clock.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(message_deliver(message_id=str(pk)) for pk in due)
+
+
+# ---------------------------------------------------------------- receiving
+
+
+@dataclass(frozen=True)
+class Received:
+    status: str  # "processed" or "duplicate"
+    reply: dict[str, Any]
+
+
+def decode_signature(value: str) -> bytes:
+    try:
+        return base64.b64decode(value.encode(), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise Unauthenticated("bad_signature", "消息签名格式不正确") from None
+
+
+def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
+    """Check and process a message from a peer, exactly once per (sender, id)."""
+    peer = Peer.objects.filter(code=sender, is_active=True).first()
+    if peer is None:
+        raise PermissionDenied("unknown_sender", f"未配置或已停用的发送区域 {sender}")
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidInput("message_too_large", "消息过大")
+    if not sm2_verify(peer.public_key, body, signature):
+        with transaction.atomic():
+            audit.audit_record_append(
+                actor=f"peer:{sender}",
+                action="interchange.receive",
+                outcome=audit.Outcome.DENIED,
+                detail={"reason": "bad_signature"},
+            )
+        raise Unauthenticated("bad_signature", "消息签名验证失败")
+    envelope = _parse(body, sender)
+    handler = _handlers.get(envelope["kind"])
+    if handler is None:
+        raise InvalidInput("unknown_kind", f"不支持的消息类型 {envelope['kind']}")
+    try:
+        with transaction.atomic():
+            message = InboundMessage.objects.create(
+                sender=sender,
+                recipient=envelope["recipient"],
+                message_id=envelope["id"],
+                kind=envelope["kind"],
+                payload=envelope["payload"],
+                received_at=clock.now(),
+            )
+            message.reply = handler(sender, envelope["recipient"], envelope["payload"])
+            message.save(update_fields=["reply"])
+            audit.audit_record_append(
+                actor=f"peer:{sender}",
+                action="interchange.receive",
+                object_type="message",
+                object_id=str(message.message_id),
+                detail={"kind": message.kind, "recipient": message.recipient},
+            )
+    except IntegrityError:
+        first = InboundMessage.objects.filter(sender=sender, message_id=envelope["id"]).first()
+        if first is None:  # an integrity error of the handler's own, not a duplicate
+            raise
+        return Received("duplicate", first.reply)
+    return Received("processed", message.reply)
+
+
+def _parse(body: bytes, sender: str) -> dict[str, Any]:
+    try:
+        envelope = json.loads(body)
+        uuid.UUID(str(envelope["id"]))
+        fields = {k: envelope[k] for k in ("v", "sender", "recipient", "kind", "payload")}
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("bad_envelope", "消息格式不正确") from None
+    if fields["v"] != ENVELOPE_VERSION or not isinstance(fields["payload"], dict):
+        raise InvalidInput("bad_envelope", "消息格式版本或内容不正确")
+    if fields["sender"] != sender:
+        raise InvalidInput("sender_mismatch", "消息发送区域与签名区域不一致")
+    if fields["recipient"] not in local_regions():
+        raise InvalidInput("wrong_recipient", f"本部署不服务接收区域 {fields['recipient']}")
+    return {**fields, "id": str(envelope["id"])}
+
+
+def _ping(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Built-in kind for checking a peer link end to end (signature, route, inbox)."""
+    return {"pong": payload.get("nonce", ""), "recipient": recipient}
+
+
+handler_register("interchange.ping", _ping)
+
+
+@transaction.atomic
+def peer_save(*, code: str, name: str, base_url: str, public_key: str) -> Peer:
+    """Add or update a peer (an administrator's decision: check the key's fingerprint)."""
+    from .crypto import SM2KeyError, sm2_public_key_normalise
+
+    try:
+        key = sm2_public_key_normalise(public_key)
+    except SM2KeyError as error:
+        raise InvalidInput("bad_public_key", f"公钥无效: {error}") from None
+    peer, _ = Peer.objects.update_or_create(
+        code=code,
+        defaults={"name": name, "base_url": base_url, "public_key": key, "is_active": True},
+    )
+    audit.audit_record_append(
+        actor="admin",
+        action="interchange.peer_save",
+        object_type="peer",
+        object_id=code,
+        detail={"base_url": base_url, "key_sm3": sm3_hex(key.encode())[:16]},
+    )
+    return peer
