@@ -88,6 +88,10 @@ API: dict[tuple[str, str], dict[str, Cell]] = {
         catalog_admin=Cell(200, "sees_no_case"),
     ),
     ("GET", "/api/v1/cases/{case_id}"): row(404, anonymous=401, **CASE_HANDLERS_ONLY),
+    # Interchange: peers authenticate by signature, not by account: no role gets further
+    # without the sender region's key (the request carries none → unknown sender).
+    ("GET", "/api/v1/interchange/regions/{code}"): row(200),
+    ("POST", "/api/v1/interchange/messages"): row(403),
     ("POST", "/api/v1/cases/{case_id}/transitions"): row(
         404, anonymous=401, clerk=Cell(200, "accepted"), reviewer=403
     ),
@@ -246,7 +250,8 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
     client, headers = api_client(world, role)
     case, application, item = world["case"], world["application"], world["item"]
     url = (
-        path.replace("{code}", item.implementation_code)
+        path.replace("/regions/{code}", "/regions/440000")
+        .replace("{code}", item.implementation_code)
         .replace("{case_id}", str(case.pk))
         .replace("{application_id}", str(application.pk))
     )
