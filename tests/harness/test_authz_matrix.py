@@ -23,6 +23,7 @@ from tongban.cases.services import UploadedMaterial, application_submit, case_tr
 from tongban.core.services import calendar_seed_year
 from tongban.identity.models import StaffRole
 from tongban.identity.services import api_token_issue, enterprise_register
+from tongban.ledger.services import checkpoint_publish, log_append
 
 from .. import factories as f
 
@@ -92,6 +93,15 @@ API: dict[tuple[str, str], dict[str, Cell]] = {
     # without the sender region's key (the request carries none → unknown sender).
     ("GET", "/api/v1/interchange/regions/{code}"): row(200),
     ("POST", "/api/v1/interchange/messages"): row(403),
+    # Ledger: the log is public to read; witnessing another region's log is for administrators
+    # (the empty body then fails validation: 422 — authorisation is checked first).
+    ("GET", "/api/v1/ledger/logs"): row(200),
+    ("GET", "/api/v1/ledger/logs/{name}/checkpoint"): row(200),
+    ("GET", "/api/v1/ledger/logs/{name}/tree-head"): row(200),
+    ("GET", "/api/v1/ledger/logs/{name}/entries/{index}"): row(200),
+    ("GET", "/api/v1/ledger/logs/{name}/consistency"): row(200),
+    ("GET", "/api/v1/ledger/witness"): row(200),
+    ("POST", "/api/v1/ledger/witness"): row(403, anonymous=401, catalog_admin=422, superuser=422),
     ("POST", "/api/v1/cases/{case_id}/transitions"): row(
         404, anonymous=401, clerk=Cell(200, "accepted"), reviewer=403
     ),
@@ -251,6 +261,8 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
     case, application, item = world["case"], world["application"], world["item"]
     url = (
         path.replace("/regions/{code}", "/regions/440000")
+        .replace("{name}", "matrix")
+        .replace("{index}", "1")
         .replace("{code}", item.implementation_code)
         .replace("{case_id}", str(case.pk))
         .replace("{application_id}", str(application.pk))
@@ -273,6 +285,8 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
     elif path.endswith("/transitions"):
         # Mass assignment attempt rides along: protected fields must be ignored.
         body = {"action": "accept", "comment": "", "status": "completed", "department": "x"}
+    if path.endswith("/consistency"):
+        url += "?old=1&new=3"
     if method == "GET":
         return client.get(url, **headers)
     return client.post(url, data=json.dumps(body), content_type="application/json", **headers)
@@ -362,8 +376,12 @@ WEB_CELLS = [(method, name, role) for (method, name), cells in WEB.items() for r
 
 
 def prepare(world: dict[str, Any], endpoint: str) -> None:
-    """Put the owner's case where the endpoint can act on it: resubmission needs a correction
-    request first."""
+    """Put the world where the endpoint can act on it: resubmission needs a correction request
+    first; the ledger endpoints need a log with entries and a checkpoint."""
+    if "/ledger/" in endpoint:
+        for number in range(3):
+            log_append(log_name="matrix", entry=f"entry {number}".encode())
+        checkpoint_publish(log_name="matrix")
     if "resubmi" in endpoint:
         case_transition(
             actor=world["actors"]["clerk"],

@@ -221,6 +221,16 @@ CELERY_TASK_ALWAYS_EAGER = env_bool(
 )
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work: `celery beat` in production, an in-process beat in `tongban demo`.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Anchor the audit chain's head in the transparency log (ADR 0008).
+    "ledger-audit-head-anchor": {"task": "tongban.ledger.audit_head_anchor", "schedule": 600.0},
+    # Resend hand-off messages whose peer has not acknowledged them yet (ADR 0011).
+    "interchange-outbox-deliver-due": {
+        "task": "tongban.core.tasks.outbox_deliver_due",
+        "schedule": 30.0,
+    },
+}
 
 TONGBAN: dict[str, Any] = {
     # Materials: largest accepted upload in bytes and the content types sniffed from the bytes.
