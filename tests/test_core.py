@@ -240,3 +240,28 @@ class TestAuditChain:
         self._three()
         call_command("audit_verify")
         assert connection.vendor in {"sqlite", "postgresql"}
+
+
+class TestSM2:
+    # A key whose public x coordinate starts with "04": gmssl's constructor would strip it.
+    PRIVATE_04 = "fad097e5a6743d8e4ea0b8781c2220912c29deab317f865cdf986827b2075121"
+
+    def test_sign_and_verify(self) -> None:
+        from tongban.core.crypto import sm2_keypair, sm2_sign, sm2_verify
+
+        private_hex, public_hex = sm2_keypair()
+        signature = sm2_sign(private_hex, "电子证照".encode())
+        assert len(signature) == 64
+        assert sm2_verify(public_hex, "电子证照".encode(), signature)
+        assert sm2_verify("04" + public_hex, "电子证照".encode(), signature)
+        assert not sm2_verify(public_hex, "电子证照!".encode(), signature)
+        assert not sm2_verify(sm2_keypair()[1], "电子证照".encode(), signature)
+        assert not sm2_verify(public_hex, "电子证照".encode(), bytes(64))
+        assert not sm2_verify("zz" * 64, b"x", signature)
+
+    def test_a_public_key_starting_with_04_works(self) -> None:
+        from tongban.core.crypto import sm2_public_key, sm2_sign, sm2_verify
+
+        public_hex = sm2_public_key(self.PRIVATE_04)
+        assert public_hex.startswith("04") and len(public_hex) == 128
+        assert sm2_verify(public_hex, b"data", sm2_sign(self.PRIVATE_04, b"data"))

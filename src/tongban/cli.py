@@ -1,4 +1,5 @@
-"""The `tongban` command: demo, audit verify, backup/restore, bench, totp, manage passthrough."""
+"""The `tongban` command: demo, audit verify, backup/restore, bench, totp, license verify,
+manage passthrough."""
 
 from __future__ import annotations
 
@@ -115,6 +116,27 @@ def bench(args: argparse.Namespace) -> int:
     return int(module.main(args.rest))
 
 
+def license_command(args: argparse.Namespace) -> int:
+    """`tongban license verify FILE --trust TRUSTLIST…`: offline, no database (ADR 0010).
+    Exit status 0 when the licence verifies, 1 when it does not, 2 on unreadable input."""
+    import json
+
+    from tongban.licenses.offline import license_file_verify
+
+    try:
+        content = Path(args.file).read_bytes()
+        trust_lists = [json.loads(Path(path).read_text(encoding="utf-8")) for path in args.trust]
+    except (OSError, ValueError) as error:
+        print(f"无法读取文件 (cannot read input): {error}", file=sys.stderr)
+        return 2
+    result = license_file_verify(content, trust_lists)
+    if args.json:
+        print(json.dumps({"ok": result.ok, "code": result.code, "message": result.message}))
+    else:
+        print(result.describe())
+    return 0 if result.ok else 1
+
+
 def manage(args: argparse.Namespace) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev")
     from django.core.management import execute_from_command_line
@@ -148,6 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", choices=["submit"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=bench)
+    p = sub.add_parser("license", help="electronic licences (电子证照)")
+    license_sub = p.add_subparsers(dest="license_command", required=True)
+    verify = license_sub.add_parser("verify", help="verify an exported licence file offline")
+    verify.add_argument("file", help="licence file (JSON) exported from the portal or API")
+    verify.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        metavar="TRUSTLIST",
+        help="trust list JSON (GET /api/v1/licenses/trust-list); repeat for several regions",
+    )
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    verify.set_defaults(func=license_command)
     p = sub.add_parser("manage", help="Django management commands")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=manage)

@@ -24,8 +24,12 @@ from tongban.core.services import calendar_seed_year
 from tongban.identity.models import StaffRole
 from tongban.identity.services import api_token_issue, enterprise_register
 from tongban.ledger.services import checkpoint_publish, log_append
+from tongban.licenses.models import License, LicenseIssuance, LicenseStatus, LicenseType
+from tongban.licenses.seed import licenses_seed
+from tongban.licenses.services import license_issue
 
 from .. import factories as f
+from ..test_licenses import HOUSEHOLD_MAPPING
 
 pytestmark = [pytest.mark.harness, pytest.mark.django_db]
 
@@ -152,6 +156,26 @@ WEB: dict[tuple[str, str], dict[str, Cell]] = {
         302, clerk=Cell(302, "accepted"), other_department=404, other_region=404, catalog_admin=404
     ),
     ("GET", "admin:index"): row(302, catalog_admin=200, superuser=200),
+    ("GET", "licenses:verify"): row(200),
+    ("POST", "licenses:verify"): row(422),  # empty form: nothing to verify
+    ("GET", "licenses:my_licenses"): row(
+        302,
+        owner=Cell(200, "page_shows_license"),
+        other_citizen=Cell(200, "page_hides_license"),
+        enterprise_agent=Cell(200, "page_hides_license"),
+    ),
+    ("GET", "licenses:license_detail"): row(
+        302, owner=200, other_citizen=404, enterprise_agent=404
+    ),
+    ("GET", "licenses:license_download"): row(
+        302, owner=200, other_citizen=404, enterprise_agent=404
+    ),
+    ("GET", "licenses:license_present"): row(
+        302, owner=200, other_citizen=404, enterprise_agent=404
+    ),
+    ("POST", "licenses:license_present"): row(
+        302, owner=200, other_citizen=404, enterprise_agent=404
+    ),
 }
 # Not in the matrix: Django admin model pages (their own permission checks, tested in
 # tests/test_web.py::TestAdminScope) and the bench-only baseline (not routed in production).
@@ -262,6 +286,7 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
     url = (
         path.replace("/regions/{code}", "/regions/440000")
         .replace("{name}", "matrix")
+        .replace("{license_id}", str(world.get("license_id", "")))
         .replace("{index}", "1")
         .replace("{code}", item.implementation_code)
         .replace("{case_id}", str(case.pk))
@@ -282,6 +307,8 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
             body["enterprise_uscc"] = "91110000600037341L"
     elif path.endswith("/resubmission"):
         body = {"form": dict(f.VALID_FORM), "materials": []}
+    elif path.endswith(("/suspension", "/reinstatement", "/revocation")):
+        body = {"reason": "核查"}
     elif path.endswith("/transitions"):
         # Mass assignment attempt rides along: protected fields must be ignored.
         body = {"action": "accept", "comment": "", "status": "completed", "department": "x"}
@@ -305,6 +332,8 @@ def web_request(world: dict[str, Any], method: str, name: str, role: str) -> Any
         kwargs = {"case_id": str(case.pk)}
     elif name == "web:material_download":
         kwargs = {"material_id": world["material"].pk}
+    elif name.startswith("licenses:license_"):
+        kwargs = {"license_id": world["license_id"]}
     url = reverse(name, kwargs=kwargs)
     if method == "GET":
         return client.get(url)
@@ -345,7 +374,19 @@ CHECKS: dict[str, Callable[[dict[str, Any], Any, tuple[Any, ...]], None]] = {
         Case.objects.get(pk=w["case"].pk).status == CaseStatus.RESUBMITTED
     ),
     "one_more_case": lambda w, r, before: _assert(Case.objects.count() == before[1] + 1),
+    "sees_own_license": lambda w, r, before: _assert(w["license_id"] in _body(r)),
+    "sees_no_license": lambda w, r, before: _assert(w["license_id"] not in _body(r)),
+    "page_shows_license": lambda w, r, before: _assert(w["license_id"] in _body(r)),
+    "page_hides_license": lambda w, r, before: _assert(w["license_id"] not in _body(r)),
+    "license_suspended": lambda w, r, before: _assert(
+        _license(w).status == LicenseStatus.SUSPENDED
+    ),
+    "license_revoked": lambda w, r, before: _assert(_license(w).status == LicenseStatus.REVOKED),
 }
+
+
+def _license(world: dict[str, Any]) -> Any:
+    return License.objects.get(pk=world["license_id"])
 
 
 def _assert(condition: bool) -> None:
@@ -375,6 +416,19 @@ API_CELLS = [(method, path, role) for (method, path), cells in API.items() for r
 WEB_CELLS = [(method, name, role) for (method, name), cells in WEB.items() for role in cells]
 
 
+def _issue_license(world: dict[str, Any]) -> Any:
+    """The owner's case approved and its licence (户籍证明) issued."""
+    licenses_seed()
+    LicenseIssuance.objects.create(
+        implementation_code=world["item"].implementation_code,
+        license_type=LicenseType.objects.get(name="户口簿（户籍证明）"),
+        field_mapping=HOUSEHOLD_MAPPING,
+    )
+    for action, who in (("accept", "clerk"), ("start_review", "reviewer"), ("approve", "reviewer")):
+        case_transition(actor=world["actors"][who], case_id=world["case"].pk, action=action)
+    return license_issue(case_id=world["case"].pk)
+
+
 def prepare(world: dict[str, Any], endpoint: str) -> None:
     """Put the world where the endpoint can act on it: resubmission needs a correction request
     first; the ledger endpoints need a log with entries and a checkpoint."""
@@ -382,6 +436,8 @@ def prepare(world: dict[str, Any], endpoint: str) -> None:
         for number in range(3):
             log_append(log_name="matrix", entry=f"entry {number}".encode())
         checkpoint_publish(log_name="matrix")
+    if "licenses" in endpoint:
+        world["license_id"] = str(_issue_license(world).pk)
     if "resubmi" in endpoint:
         case_transition(
             actor=world["actors"]["clerk"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 from gmssl import sm2  # type: ignore[import-untyped]
@@ -71,10 +72,19 @@ def _sm2_private_int(private_hex: str) -> int:
     return d
 
 
+def _crypt_sm2(private_hex: str, public_hex: str) -> Any:
+    """gmssl's CryptSM2 with the key set after construction: its constructor strips *every*
+    leading "0" and "4" of a key that starts with "04" (`lstrip("04")`), which corrupts about
+    one key in 256 whose x coordinate happens to start with 04."""
+    crypt = sm2.CryptSM2(private_key=private_hex, public_key="")
+    crypt.public_key = public_hex
+    return crypt
+
+
 def sm2_public_key(private_hex: str) -> str:
     """The public key (128 hex chars, x‖y) of an SM2 private key (64 hex chars)."""
     d = _sm2_private_int(private_hex)
-    point: str = sm2.CryptSM2(private_key=private_hex, public_key="0" * 128)._kg(d, _SM2_G)
+    point: str = _crypt_sm2(private_hex, "")._kg(d, _SM2_G)
     return point.lower()
 
 
@@ -88,7 +98,7 @@ def sm2_keypair() -> tuple[str, str]:
 def sm2_sign(private_hex: str, data: bytes) -> bytes:
     """SM3withSM2 signature of `data`: 64 bytes, r‖s."""
     _sm2_private_int(private_hex)
-    signer = sm2.CryptSM2(private_key=private_hex, public_key=sm2_public_key(private_hex))
+    signer = _crypt_sm2(private_hex, sm2_public_key(private_hex))
     while True:
         k = f"{secrets.randbelow(_SM2_N - 1) + 1:064x}"
         signature = signer.sign_with_sm3(data, k)
@@ -107,5 +117,5 @@ def sm2_verify(public_hex: str, data: bytes, signature: bytes) -> bool:
     r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
     if not (1 <= r < _SM2_N and 1 <= s < _SM2_N):
         return False
-    verifier = sm2.CryptSM2(private_key="", public_key=key)
+    verifier = _crypt_sm2("", key)
     return bool(verifier.verify_with_sm3(signature.hex(), data))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]  # src/tongban
@@ -225,6 +226,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Anchor the audit chain's head in the transparency log (ADR 0008).
     "ledger-audit-head-anchor": {"task": "tongban.ledger.audit_head_anchor", "schedule": 600.0},
+    # Licences past their validity become 已过期, each expiry a log event (ADR 0010).
+    "licenses-expire-due": {
+        "task": "tongban.licenses.expire_due",
+        "schedule": crontab(hour=0, minute=15),
+    },
     # Resend hand-off messages whose peer has not acknowledged them yet (ADR 0011).
     "interchange-outbox-deliver-due": {
         "task": "tongban.core.tasks.outbox_deliver_due",
