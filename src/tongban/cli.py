@@ -41,6 +41,11 @@ def demo(args: argparse.Namespace) -> int:
     print(flush=True)
     if args.no_serve:
         return 0
+    # Periodic work (audit anchoring, licence expiry, message retries…) runs in this process:
+    # the embedded default has no broker for `celery beat` (config/periodic.py).
+    from tongban.config.periodic import start_embedded_beat
+
+    start_embedded_beat()
     command = [
         sys.executable,
         "-m",
@@ -111,7 +116,16 @@ def bench(args: argparse.Namespace) -> int:
     """Run bench/<name>.py from the repository (the benchmarks are not part of the package)."""
     import importlib
 
-    sys.path.insert(0, str(Path.cwd()))
+    root = Path.cwd()
+    available = sorted(p.stem for p in (root / "bench").glob("*.py") if p.stem != "__init__")
+    if args.name not in available:
+        print(
+            f"no benchmark {args.name!r} in {root / 'bench'}; run from the repository root. "
+            f"Available: {', '.join(available) or 'none'}",
+            file=sys.stderr,
+        )
+        return 2
+    sys.path.insert(0, str(root))
     module = importlib.import_module(f"bench.{args.name}")
     return int(module.main(args.rest))
 
@@ -167,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("username")
     p.set_defaults(func=totp)
     p = sub.add_parser("bench", help="benchmarks (bench/)")
-    p.add_argument("name", choices=["submit"])
+    p.add_argument("name", help="a benchmark in bench/: submit, log, lookup …")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=bench)
     p = sub.add_parser("license", help="electronic licences (电子证照)")
