@@ -42,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tongban.cases.services import UploadedMaterial, application_submit, case_transition
 from tongban.identity.services import api_token_issue
+from tongban.ledger.services import checkpoint_publish, log_append
 
 from .. import factories as f
 
@@ -87,6 +88,41 @@ ACTIONS = INTAKE_ACTIONS + DECISION_ACTIONS
 APPLICANT_CALLERS = ["citizen"] * 6 + ["other_citizen", "clerk", None, "citizen"]
 STAFF_CALLERS = ["clerk", "reviewer"] * 3 + ["other_department_staff", "citizen", None, "reviewer"]
 CALLERS = ("citizen", "other_citizen", "clerk", "reviewer", "other_department_staff")
+# The usual caller of the other apps' operations (one request in five goes without a token).
+CALLER_BY_PREFIX = (
+    ("/api/v1/licenses", "citizen"),
+    ("/api/v1/exchange/consents", "citizen"),
+    ("/api/v1/exchange/data-use", "citizen"),
+    ("/api/v1/exchange/prefill", "citizen"),
+    ("/api/v1/exchange/grants", "reviewer"),
+    ("/api/v1/ledger/witness", "reviewer"),
+)
+FUZZ_LOG = "fuzz"
+# Operations fuzzed for 5xx and schema conformance that this world cannot make succeed: they
+# need a credential no account holds (a region's signature, a department's system key, the
+# security role) or an object the fuzz world does not create (a licence, an alert, another
+# region's checkpoint). Their success paths are tested in their own test modules.
+SUCCESS_NOT_EXPECTED = {
+    "POST /api/v1/interchange/messages",  # tests/test_interchange.py
+    "POST /api/v1/exchange/lookups",  # tests/test_exchange.py
+    "POST /api/v1/exchange/verifications",
+    "GET /api/v1/exchange/alerts",
+    "POST /api/v1/exchange/alerts/{alert_id}/acknowledgement",
+    "GET /api/v1/exchange/availability",
+    "POST /api/v1/exchange/grants",
+    "POST /api/v1/exchange/grants/{grant_id}/decision",
+    "POST /api/v1/exchange/consents",
+    "POST /api/v1/exchange/consents/{consent_id}/revocation",
+    "POST /api/v1/exchange/prefill",
+    "POST /api/v1/ledger/witness",  # tests/test_ledger_witness.py
+    "GET /api/v1/licenses/{license_id}",  # tests/test_licenses.py
+    "GET /api/v1/licenses/{license_id}/file",
+    "POST /api/v1/licenses/{license_id}/presentations",
+    "POST /api/v1/licenses/{license_id}/suspension",
+    "POST /api/v1/licenses/{license_id}/reinstatement",
+    "POST /api/v1/licenses/{license_id}/revocation",
+    "POST /api/v1/licenses/verifications",
+}
 
 
 def _submit(world: dict[str, Any]) -> Any:
@@ -114,6 +150,9 @@ def fuzz_world(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
         comment="请补交结婚证",
     )
     tokens = {name: "Bearer " + api_token_issue(user=world[name].user)[0] for name in CALLERS}
+    for number in range(5):
+        log_append(log_name=FUZZ_LOG, entry=f"fuzz entry {number}".encode())
+    checkpoint_publish(log_name=FUZZ_LOG)
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
@@ -185,6 +224,13 @@ def _prepare(case: Any, world: dict[str, Any], turn: int) -> str | None:
             body["password"] = f.PASSWORD
     elif path == "/api/v1/catalog/items/{code}" and turn % 2 == 0 and "code" in params:
         params["code"] = world["item"].implementation_code
+    elif path.startswith("/api/v1/ledger/logs/") and turn % 2 == 0 and "name" in params:
+        params["name"] = FUZZ_LOG
+    elif path == "/api/v1/interchange/regions/{code}" and turn % 2 == 0:
+        params["code"] = "440000"
+    for prefix, caller in CALLER_BY_PREFIX:
+        if path.startswith(prefix):
+            return caller if turn % 5 else None
     return None
 
 
@@ -286,6 +332,12 @@ def test_fuzz_figures() -> None:
         print(f"\n{title}: {sum(sum(c.values()) for c in table.values())} requests")
         for label, statuses in sorted(table.items()):
             print(f"  {label}: {sum(statuses.values())} {dict(sorted(statuses.items()))}")
+    document = schema.raw_schema
     for label, statuses in STATUSES.items():
-        assert sum(statuses.values()) >= MAX_EXAMPLES, label
-        assert any(200 <= status < 300 for status in statuses), f"{label} never succeeded"
+        method, path = label.split(" ", 1)
+        operation = document["paths"][path][method.lower()]
+        if operation.get("parameters") or operation.get("requestBody"):
+            assert sum(statuses.values()) >= MAX_EXAMPLES, label
+        # else: an operation without inputs has only a handful of distinct requests to send
+        if label not in SUCCESS_NOT_EXPECTED:
+            assert any(200 <= status < 300 for status in statuses), f"{label} never succeeded"

@@ -20,7 +20,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tongban.cases.models import Application, Case, CaseStatus, CaseTransition
 from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.catalog.models import Material
+from tongban.catalog.services import item_publish
 from tongban.core.services import calendar_seed_year
+from tongban.exchange.services import consent_give, grant_request, registries_seed
 from tongban.identity.models import StaffRole
 from tongban.identity.services import api_token_issue, enterprise_register
 from tongban.ledger.services import checkpoint_publish, log_append
@@ -106,6 +109,63 @@ API: dict[tuple[str, str], dict[str, Cell]] = {
     ("GET", "/api/v1/ledger/logs/{name}/consistency"): row(200),
     ("GET", "/api/v1/ledger/witness"): row(200),
     ("POST", "/api/v1/ledger/witness"): row(403, anonymous=401, catalog_admin=422, superuser=422),
+    # Exchange: lookups and verifications need a system key bound to a department (no account
+    # gets in); grants are for staff of the item's department (review/decision roles);
+    # consents, the data-use record and prefill for applicants; alerts for security officers
+    # (no role of the matrix is one).
+    ("GET", "/api/v1/exchange/elements"): row(200),
+    ("POST", "/api/v1/exchange/lookups"): row(401),
+    ("POST", "/api/v1/exchange/verifications"): row(401),
+    ("GET", "/api/v1/exchange/grants"): row(
+        200, anonymous=401, owner=403, other_citizen=403, enterprise_agent=403, superuser=403
+    ),
+    ("POST", "/api/v1/exchange/grants"): row(403, anonymous=401, reviewer=201),
+    ("POST", "/api/v1/exchange/grants/{grant_id}/decision"): row(
+        403, anonymous=401, reviewer=200, other_department=404, other_region=404, catalog_admin=404
+    ),
+    ("GET", "/api/v1/exchange/consents"): row(
+        403, anonymous=401, owner=200, other_citizen=200, enterprise_agent=200
+    ),
+    ("POST", "/api/v1/exchange/consents"): row(
+        403, anonymous=401, owner=201, other_citizen=201, enterprise_agent=201
+    ),
+    ("POST", "/api/v1/exchange/consents/{consent_id}/revocation"): row(
+        403, anonymous=401, owner=200, other_citizen=404, enterprise_agent=404
+    ),
+    ("GET", "/api/v1/exchange/data-use"): row(
+        403, anonymous=401, owner=200, other_citizen=200, enterprise_agent=200
+    ),
+    ("POST", "/api/v1/exchange/prefill"): row(
+        403, anonymous=401, owner=200, other_citizen=200, enterprise_agent=200
+    ),
+    ("GET", "/api/v1/exchange/alerts"): row(403, anonymous=401),
+    ("POST", "/api/v1/exchange/alerts/{alert_id}/acknowledgement"): row(403, anonymous=401),
+    ("GET", "/api/v1/exchange/availability"): row(403, anonymous=401),
+    # Licences: the owner's licence (issued from the owner's approved case) is theirs alone;
+    # status changes are for the issuing department's decision-makers.
+    ("GET", "/api/v1/licenses/trust-list"): row(200),
+    ("POST", "/api/v1/licenses/verifications"): row(422),  # empty body: nothing to verify
+    ("GET", "/api/v1/licenses"): row(
+        200,
+        anonymous=401,
+        owner=Cell(200, "sees_own_license"),
+        other_citizen=Cell(200, "sees_no_license"),
+    ),
+    ("GET", "/api/v1/licenses/{license_id}"): row(404, anonymous=401, owner=200),
+    ("GET", "/api/v1/licenses/{license_id}/file"): row(404, anonymous=401, owner=200),
+    ("POST", "/api/v1/licenses/{license_id}/presentations"): row(404, anonymous=401, owner=201),
+    ("POST", "/api/v1/licenses/{license_id}/suspension"): row(
+        404, anonymous=401, clerk=403, reviewer=Cell(200, "license_suspended")
+    ),
+    ("POST", "/api/v1/licenses/{license_id}/reinstatement"): row(
+        404,
+        anonymous=401,
+        clerk=403,
+        reviewer=409,  # not suspended
+    ),
+    ("POST", "/api/v1/licenses/{license_id}/revocation"): row(
+        404, anonymous=401, clerk=403, reviewer=Cell(200, "license_revoked")
+    ),
     ("POST", "/api/v1/cases/{case_id}/transitions"): row(
         404, anonymous=401, clerk=Cell(200, "accepted"), reviewer=403
     ),
@@ -156,6 +216,14 @@ WEB: dict[tuple[str, str], dict[str, Cell]] = {
         302, clerk=Cell(302, "accepted"), other_department=404, other_region=404, catalog_admin=404
     ),
     ("GET", "admin:index"): row(302, catalog_admin=200, superuser=200),
+    ("GET", "web:my_data_use"): row(302, owner=200, other_citizen=200, enterprise_agent=200),
+    ("POST", "web:consent_revoke"): row(302, other_citizen=404, enterprise_agent=404),
+    ("GET", "web:security"): row(
+        302, clerk=403, reviewer=403, other_department=403, other_region=403, catalog_admin=403
+    ),
+    ("POST", "web:alert_acknowledge"): row(
+        302, clerk=403, reviewer=403, other_department=403, other_region=403, catalog_admin=403
+    ),
     ("GET", "licenses:verify"): row(200),
     ("POST", "licenses:verify"): row(422),  # empty form: nothing to verify
     ("GET", "licenses:my_licenses"): row(
@@ -287,6 +355,9 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
         path.replace("/regions/{code}", "/regions/440000")
         .replace("{name}", "matrix")
         .replace("{license_id}", str(world.get("license_id", "")))
+        .replace("{grant_id}", str(world.get("grant_id", "")))
+        .replace("{consent_id}", str(world.get("consent_id", "")))
+        .replace("{alert_id}", "1")
         .replace("{index}", "1")
         .replace("{code}", item.implementation_code)
         .replace("{case_id}", str(case.pk))
@@ -307,7 +378,17 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
             body["enterprise_uscc"] = "91110000600037341L"
     elif path.endswith("/resubmission"):
         body = {"form": dict(f.VALID_FORM), "materials": []}
-    elif path.endswith(("/suspension", "/reinstatement", "/revocation")):
+    elif path == "/api/v1/exchange/grants":
+        body = {"purpose": item.implementation_code, "elements": ["person.name"], "reason": "核验"}
+    elif path.endswith("/decision"):
+        body = {"approve": True, "note": "同意"}
+    elif path == "/api/v1/exchange/consents":
+        body = {"purpose": item.implementation_code}
+    elif path == "/api/v1/exchange/prefill":
+        body = {"item_code": item.implementation_code}
+    elif path.startswith("/api/v1/licenses/") and path.endswith(
+        ("/suspension", "/reinstatement", "/revocation")
+    ):
         body = {"reason": "核查"}
     elif path.endswith("/transitions"):
         # Mass assignment attempt rides along: protected fields must be ignored.
@@ -334,6 +415,10 @@ def web_request(world: dict[str, Any], method: str, name: str, role: str) -> Any
         kwargs = {"material_id": world["material"].pk}
     elif name.startswith("licenses:license_"):
         kwargs = {"license_id": world["license_id"]}
+    elif name == "web:consent_revoke":
+        kwargs = {"consent_id": world["consent_id"]}
+    elif name == "web:alert_acknowledge":
+        kwargs = {"alert_id": 1}
     url = reverse(name, kwargs=kwargs)
     if method == "GET":
         return client.get(url)
@@ -416,6 +501,31 @@ API_CELLS = [(method, path, role) for (method, path), cells in API.items() for r
 WEB_CELLS = [(method, name, role) for (method, name), cells in WEB.items() for role in cells]
 
 
+def _share_data(world: dict[str, Any]) -> None:
+    """Registries owned by the item's department, the item's material M01 derivable from
+    person elements, a pending grant requested by the reviewer and the owner's consent."""
+    item = world["item"]
+    registries_seed(
+        owners={
+            name: item.department
+            for name in ("population", "legal_entity", "social_security", "license_library")
+        }
+    )
+    Material.objects.filter(item=item, code="M01").update(
+        elements=["person.id_number", "person.name"]
+    )
+    item_publish(item=item, actor="matrix")
+    world["grant_id"] = grant_request(
+        actor=world["actors"]["reviewer"],
+        purpose=item.implementation_code,
+        elements=["person.name"],
+        reason="核验申请人身份",
+    ).pk
+    world["consent_id"] = consent_give(
+        actor=world["actors"]["owner"], purpose=item.implementation_code
+    )[0].pk
+
+
 def _issue_license(world: dict[str, Any]) -> Any:
     """The owner's case approved and its licence (户籍证明) issued."""
     licenses_seed()
@@ -438,6 +548,8 @@ def prepare(world: dict[str, Any], endpoint: str) -> None:
         checkpoint_publish(log_name="matrix")
     if "licenses" in endpoint:
         world["license_id"] = str(_issue_license(world).pk)
+    if "exchange" in endpoint or endpoint in {"web:consent_revoke", "web:my_data_use"}:
+        _share_data(world)
     if "resubmi" in endpoint:
         case_transition(
             actor=world["actors"]["clerk"],

@@ -16,7 +16,7 @@ import pytest
 
 from tongban.identity.models import Citizen
 
-from .test_authz_matrix import API, ROLES, WEB, api_request, web_request
+from .test_authz_matrix import API, ROLES, WEB, api_request, prepare, web_request
 from .test_authz_matrix import world as matrix_world  # noqa: F401 — a fixture
 
 pytestmark = [pytest.mark.harness, pytest.mark.django_db]
@@ -50,6 +50,8 @@ def test_no_unmasked_personal_data_outside_its_subject_and_handlers(
     caplog: Any,
 ) -> None:
     world = matrix_world
+    for endpoint in ("/ledger/", "licenses", "exchange"):
+        prepare(world, endpoint)  # a log, the owner's licence, shared data and consent
     caplog.set_level(logging.DEBUG)
     subjects = _subjects()
     viewer = world["actors"].get(role)

@@ -61,6 +61,7 @@ def _applicant_case(case: Any, fresh: SubmissionResult | None = None) -> dict[st
         **presenters.case_summary(case, clock.today()),
         "form": case.application.form_data,
         "materials": presenters.materials(case, fresh.materials if fresh else None),
+        "shared_data": presenters.shared_data(case),
         "timeline": presenters.timeline(case, fresh.history if fresh else None),
     }
 
@@ -99,6 +100,7 @@ def application_create(
         materials=_decode(payload.materials),
         idempotency_key=idempotency_key,
         enterprise_uscc=payload.enterprise_uscc,
+        use_shared_data=payload.use_shared_data,
     )
     if result.created:
         return Status(201, _application_out(result.application, result))
@@ -187,6 +189,7 @@ def _staff_case(case: Any, actor: Any) -> dict[str, Any]:
         "applicant_phone": application.applicant_phone,
         "form": application.form_data,
         "materials": presenters.materials(case),
+        "shared_data": presenters.shared_data(case),
         "timeline": presenters.timeline(case),
         "allowed_actions": presenters.allowed_actions(case, actor.staff),
     }

@@ -79,6 +79,30 @@ class MaterialSubmission(models.Model):
         return f"{self.material_name} ({self.sha256[:12]})"
 
 
+class SharedDataEvidence(models.Model):
+    """What shared data stood in for on an application (零材料): a material derived, or a form
+    field filled and verified, from a registry through a recorded exchange lookup."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="shared_data"
+    )
+    material_code = models.CharField("材料编码", max_length=20, blank=True)
+    field_name = models.CharField("表单字段", max_length=50, blank=True)
+    title = models.CharField("材料或字段名称", max_length=200)
+    registry_name = models.CharField("基础库", max_length=100)
+    elements = models.JSONField("数据元", default=list)
+    data_use_records = models.JSONField("数据使用记录", default=list)
+    verified_at = models.DateTimeField("核验时间")
+
+    class Meta:
+        verbose_name = "共享数据核验"
+        verbose_name_plural = "共享数据核验"
+        ordering = ["application", "material_code", "field_name"]
+
+    def __str__(self) -> str:
+        return f"已通过{self.registry_name}核验：{self.title}"
+
+
 class Case(models.Model):
     """办件: one department's handling of one application."""
 

@@ -84,3 +84,19 @@ def allowed_actions(case: Case, staff: StaffMember) -> list[str]:
         for action, roles in ACTION_ROLES.items()
         if roles & set(staff.roles) and can_proceed(getattr(case, action))
     ]
+
+
+def shared_data(case: Case) -> list[dict[str, Any]]:
+    """What registries supplied instead of documents: “已通过<基础库>核验”."""
+    return [
+        {
+            "material_code": row.material_code,
+            "field_name": row.field_name,
+            "title": row.title,
+            "registry": row.registry_name,
+            "label": f"已通过{row.registry_name}核验",
+            "elements": row.elements,
+            "verified_at": row.verified_at,
+        }
+        for row in case.application.shared_data.all()
+    ]

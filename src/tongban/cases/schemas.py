@@ -40,6 +40,11 @@ class ApplicationIn(Schema):
     form: FormData = Field(default={}, max_length=MAX_FORM_FIELDS)
     materials: list[MaterialIn] = Field(default=[], max_length=50)
     enterprise_uscc: str | None = text(18, None, description="以企业经办人身份申请时填写")
+    use_shared_data: bool = Field(
+        False,
+        description="授权使用共享数据：申请表中标注数据元的字段由基础库填写并核验，"
+        "可由共享数据替代的材料免于上传（零材料）",
+    )
 
 
 class ResubmissionIn(Schema):
@@ -78,6 +83,18 @@ class MaterialSubmissionOut(Schema):
     sm3: str
 
 
+class SharedDataOut(Schema):
+    """共享数据核验: a material or field supplied by a registry instead of the applicant."""
+
+    material_code: str
+    field_name: str
+    title: str
+    registry: str
+    label: str = Field(description="如“已通过人口库核验”")
+    elements: list[str]
+    verified_at: datetime
+
+
 class CaseOut(Schema):
     id: UUID
     case_number: str
@@ -102,6 +119,7 @@ class CaseOut(Schema):
 class ApplicantCaseOut(CaseOut):
     form: dict[str, Any]
     materials: list[MaterialSubmissionOut]
+    shared_data: list[SharedDataOut] = []
     timeline: list[TimelineEntryOut]
 
 
@@ -122,5 +140,6 @@ class StaffCaseOut(CaseOut):
     applicant_phone: str
     form: dict[str, Any]
     materials: list[MaterialSubmissionOut]
+    shared_data: list[SharedDataOut] = []
     timeline: list[TimelineEntryOut]
     allowed_actions: list[str]

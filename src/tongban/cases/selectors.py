@@ -7,13 +7,14 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import F, QuerySet
 
 from tongban.core.errors import NotFound
 from tongban.identity.models import StaffMember
 
 from .deadlines import filter_by_colour
-from .models import Case
+from .models import Case, CaseStatus
 
 
 def _uuid(value: Any) -> UUID:
@@ -72,3 +73,25 @@ def queue_filter(
     if q:
         cases = cases.filter(case_number__icontains=q.strip()[:50])
     return cases.order_by(F("committed_deadline").asc(nulls_last=True), "submitted_at")
+
+
+CLOSED_STATUSES = {CaseStatus.REJECTED, CaseStatus.COMPLETED}
+
+
+def case_state_for_department(case_id: str, department_id: int) -> str | None:
+    """ "open" or "closed" for a case of this department; None when it has no such case."""
+    try:
+        key = _uuid(case_id)
+    except NotFound:
+        return None
+    # Asked on every exchange lookup: plain SQL on the primary key, no ORM compilation.
+    table = connection.ops.quote_name(Case._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT status FROM {table} WHERE id = %s AND department_id = %s",  # noqa: S608
+            [Case._meta.pk.get_db_prep_value(key, connection), department_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return "closed" if row[0] in CLOSED_STATUSES else "open"

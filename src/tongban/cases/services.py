@@ -25,12 +25,21 @@ from tongban.core.audit import Outcome, audit_record_append
 from tongban.core.calendar import Calendar
 from tongban.core.crypto import sha256_hex, sm3_hex
 from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.exchange.prefill import PrefillResult, consent_ensure, prefill
+from tongban.exchange.services import data_use_records_link_case
 from tongban.identity.models import EnterpriseAgent, StaffRole
 from tongban.identity.selectors import Actor
 
 from .deadlines import warning_date
 from .events import CaseStatusChanged, CaseSubmitted
-from .models import Application, Case, CaseNumberCounter, CaseTransition, MaterialSubmission
+from .models import (
+    Application,
+    Case,
+    CaseNumberCounter,
+    CaseTransition,
+    MaterialSubmission,
+    SharedDataEvidence,
+)
 from .selectors import case_for_staff
 
 # Which staff role may take which action.
@@ -105,11 +114,13 @@ def _check_materials(
     uploads: list[UploadedMaterial],
     *,
     require_mandatory: bool,
+    derived: frozenset[str] = frozenset(),
 ) -> list[str]:
     allowed = {m["code"]: m["name"] for m in version_materials}
     types = [_check_material(upload, allowed) for upload in uploads]
     if require_mandatory:
-        provided = {upload.material_code for upload in uploads}
+        # A material derived from shared data (零材料) needs no upload.
+        provided = {upload.material_code for upload in uploads} | derived
         missing = {
             m["code"]: "必要材料，请上传"
             for m in version_materials
@@ -128,6 +139,7 @@ def _validate_all(
     uploads: list[UploadedMaterial],
     *,
     require_mandatory: bool,
+    derived: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], list[str]]:
     """Check the form and the materials together, so every problem is told at once (一次性告知)."""
     errors: dict[str, str] = {}
@@ -138,7 +150,9 @@ def _validate_all(
     except InvalidInput as error:
         errors.update(error.fields)
     try:
-        types = _check_materials(version_materials, uploads, require_mandatory=require_mandatory)
+        types = _check_materials(
+            version_materials, uploads, require_mandatory=require_mandatory, derived=derived
+        )
     except InvalidInput as error:
         if not errors:
             raise
@@ -183,8 +197,10 @@ def _fingerprint(
     form_data: dict[str, Any],
     uploads: list[UploadedMaterial],
     enterprise: str | None,
+    use_shared_data: bool = False,
 ) -> str:
     body = {
+        "shared": use_shared_data,
         "item": item_code,
         "form": form_data,
         "materials": sorted((u.material_code, sha256_hex(u.content)) for u in uploads),
@@ -232,17 +248,21 @@ def application_submit(
     materials: list[UploadedMaterial],
     idempotency_key: str | None = None,
     enterprise_uscc: str | None = None,
+    use_shared_data: bool = False,
 ) -> SubmissionResult:
     """申报: validate, then create the application, its case and materials in one transaction.
 
     With an idempotency key, a retry of the same submission returns the first one; the same
-    key with different content is refused.
+    key with different content is refused. With `use_shared_data` the applicant consents to
+    prefill: fields annotated with a data element are filled and verified from the registries
+    (the registry's value wins) and derivable materials need no upload (零材料). A registry
+    that is unavailable leaves its materials to be uploaded as usual.
     """
     if actor.citizen is None:
         raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 100):
         raise InvalidInput("idempotency_key_invalid", "Idempotency-Key 长度应为 1–100 个字符")
-    fingerprint = _fingerprint(item_code, form_data, materials, enterprise_uscc)
+    fingerprint = _fingerprint(item_code, form_data, materials, enterprise_uscc, use_shared_data)
     if idempotency_key and (replay := _replay(actor, idempotency_key, fingerprint)):
         return replay
     item = item_get(code=item_code)
@@ -268,14 +288,33 @@ def application_submit(
             + ("企业" if enterprise is None else "个人")
             + "身份申请）",
         )
+    shared: PrefillResult | None = None
+    if use_shared_data:
+        subject_enterprise = enterprise.uscc if enterprise is not None else None
+        consent_ensure(actor=actor, item=item, enterprise_uscc=subject_enterprise)
+        shared = prefill(actor=actor, item=item, enterprise_uscc=subject_enterprise)
+        form_data = {**form_data, **shared.values}
     cleaned, types = _validate_all(
-        version.form_schema, form_data, version.materials, materials, require_mandatory=True
+        version.form_schema,
+        form_data,
+        version.materials,
+        materials,
+        require_mandatory=True,
+        derived=frozenset(shared.derived) if shared else frozenset(),
     )
     for attempt in range(5):
         try:
             with transaction.atomic():
                 return _create_submission(
-                    actor, item, cleaned, materials, types, idempotency_key, fingerprint, enterprise
+                    actor,
+                    item,
+                    cleaned,
+                    materials,
+                    types,
+                    idempotency_key,
+                    fingerprint,
+                    enterprise,
+                    shared,
                 )
         except IntegrityError:
             # Either a concurrent retry with the same key won the race (answer with its result)
@@ -296,6 +335,7 @@ def _create_submission(
     idempotency_key: str | None,
     fingerprint: str,
     enterprise: Any,
+    shared: PrefillResult | None = None,
 ) -> SubmissionResult:
     citizen = actor.citizen
     assert citizen is not None
@@ -327,15 +367,59 @@ def _create_submission(
         submitted_at=now,
     )
     first_step = _record_step(case, "submit", "", actor, "applicant", now)
+    if shared is not None:
+        _store_shared_data(application, case, shared, version.form_schema, now)
     audit_record_append(
         actor=actor.label,
         action="case.submit",
         object_type="case",
         object_id=str(case.pk),
-        detail={"item": item.implementation_code, "materials": len(materials)},
+        detail={
+            "item": item.implementation_code,
+            "materials": len(materials),
+            **({"shared_materials": sorted(shared.derived)} if shared else {}),
+        },
     )
     events.publish(CaseSubmitted(str(case.pk), item.implementation_code, item.department.code))
     return SubmissionResult(application, case, True, tuple(stored), (first_step,))
+
+
+def _store_shared_data(
+    application: Application,
+    case: Case,
+    shared: PrefillResult,
+    schema: dict[str, Any],
+    now: Any,
+) -> None:
+    """Keep what shared data stood in for, and tie the prefill lookups to the new case."""
+    properties = schema.get("properties", {})
+    rows = [
+        SharedDataEvidence(
+            application=application,
+            material_code=derived.code,
+            title=derived.name[:200],
+            registry_name=derived.registry[:100],
+            elements=list(derived.elements),
+            data_use_records=list(derived.record_ids),
+            verified_at=now,
+        )
+        for derived in shared.derived.values()
+    ] + [
+        SharedDataEvidence(
+            application=application,
+            field_name=name,
+            title=properties.get(name, {}).get("title", name)[:200],
+            registry_name=registry[:100],
+            elements=[properties.get(name, {}).get("x-element", "")],
+            data_use_records=[shared.field_records[name]],
+            verified_at=now,
+        )
+        for name, registry in shared.verified_fields.items()
+    ]
+    SharedDataEvidence.objects.bulk_create(rows)
+    data_use_records_link_case(
+        record_ids=shared.record_ids, case_id=str(case.pk), case_number=case.case_number
+    )
 
 
 def _record_step(

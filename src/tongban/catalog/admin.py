@@ -44,6 +44,7 @@ class MaterialInline(admin.TabularInline):
         "material_type",
         "is_mandatory",
         "replaceable_by_shared_data",
+        "elements",
     ]
 
     # Same region scope as the item itself (catalog administrators hold no model permissions).

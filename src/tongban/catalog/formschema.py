@@ -2,8 +2,10 @@
 
 The subset: an object of flat properties, each of type string, integer, number or boolean,
 with title, description, enum, minLength, maxLength, minimum, maximum, pattern and format
-(date, phone, id_number, uscc, email). `jsonschema` checks that a schema stays inside the
-subset; submitted data is validated here so each field gets its own message in Chinese.
+(date, phone, id_number, uscc, email), and the annotation "x-element": the code of the shared
+data element (数据元, e.g. person.name) that can fill and verify the field (issue 5).
+`jsonschema` checks that a schema stays inside the subset; submitted data is validated here
+so each field gets its own message in Chinese.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tongban.core.errors import DomainError, InvalidInput
 from tongban.core.ids import validate_resident_id, validate_uscc
 
 FORMATS = ("date", "phone", "id_number", "uscc", "email")
+ELEMENT_CODE_PATTERN = r"^[a-z][a-z_]*\.[a-z][a-z0-9_]*$"
 
 META_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -49,6 +52,8 @@ META_SCHEMA: dict[str, Any] = {
                     "minimum": {"type": "number"},
                     "maximum": {"type": "number"},
                     "pattern": {"type": "string"},
+                    # 数据元: the shared data element that can fill and verify this field.
+                    "x-element": {"type": "string", "pattern": ELEMENT_CODE_PATTERN},
                 },
             },
         },
@@ -98,6 +103,7 @@ class FieldSpec:
     minimum: float | None = None
     maximum: float | None = None
     pattern: str = ""
+    element: str = ""
 
     @property
     def input_type(self) -> str:
@@ -130,6 +136,7 @@ def form_fields(schema: dict[str, Any]) -> list[FieldSpec]:
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
             pattern=spec.get("pattern", ""),
+            element=spec.get("x-element", ""),
         )
         for name, spec in schema["properties"].items()
     ]

@@ -112,6 +112,13 @@ class Material(models.Model):
     )
     is_mandatory = models.BooleanField("必要", default=True)
     replaceable_by_shared_data = models.BooleanField("可由共享数据替代", default=False)
+    elements = models.JSONField(
+        "可替代的数据元",
+        default=list,
+        blank=True,
+        help_text='能代替本材料的共享数据元，如 ["person.id_number", "person.name"]；'
+        "全部可查得时免于上传（零材料）",
+    )
     order = models.PositiveSmallIntegerField("顺序", default=0)
 
     class Meta:

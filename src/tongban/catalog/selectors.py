@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from tongban.core.errors import NotFound
 from tongban.core.models import Division
 
-from .models import ServiceItem
+from .models import ServiceItem, ServiceItemVersion
 
 
 def items_list(
@@ -58,3 +58,47 @@ def themes_all() -> list[str]:
     for values in ServiceItem.objects.filter(is_published=True).values_list("themes", flat=True):
         themes.update(values)
     return sorted(themes)
+
+
+def version_declared_elements(version: ServiceItemVersion) -> set[str]:
+    """Data elements an item version declares: its form fields' x-element annotations and the
+    elements its materials can be replaced by (the ceiling of 最小必要)."""
+    declared = {
+        spec["x-element"]
+        for spec in version.form_schema.get("properties", {}).values()
+        if spec.get("x-element")
+    }
+    for material in version.materials:
+        declared.update(material.get("elements", []))
+    return declared
+
+
+def item_declared_elements(*, code: str) -> set[str] | None:
+    """The declared elements of a published item's current version; None if no such item."""
+    version = (
+        ServiceItemVersion.objects.filter(
+            item__implementation_code=code,
+            item__is_published=True,
+            item__current_version=F("pk"),
+        )
+        .only("form_schema", "materials")
+        .first()
+    )
+    return None if version is None else version_declared_elements(version)
+
+
+def item_department_code(*, code: str) -> str | None:
+    return (
+        ServiceItem.objects.filter(implementation_code=code)
+        .values_list("department__code", flat=True)
+        .first()
+    )
+
+
+def item_names(*, codes: set[str]) -> dict[str, str]:
+    """implementation_code → item name, for labelling purposes recorded by code."""
+    return dict(
+        ServiceItem.objects.filter(implementation_code__in=codes).values_list(
+            "implementation_code", "name"
+        )
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -14,7 +16,7 @@ from tongban.core.errors import InvalidInput
 from tongban.core.models import Division
 from tongban.identity.models import Department
 
-from .formschema import schema_check
+from .formschema import ELEMENT_CODE_PATTERN, schema_check
 from .models import Material, ServiceItem, ServiceItemVersion
 
 VERSIONED_FIELDS = (
@@ -40,9 +42,22 @@ def _material_snapshot(item: ServiceItem) -> list[dict[str, Any]]:
             "material_type": material.material_type,
             "is_mandatory": material.is_mandatory,
             "replaceable_by_shared_data": material.replaceable_by_shared_data,
+            "elements": list(material.elements),
         }
         for material in item.materials.order_by("order", "id")
     ]
+
+
+def _check_material_elements(item: ServiceItem) -> None:
+    for material in item.materials.all():
+        elements = material.elements
+        if not isinstance(elements, list) or not all(
+            isinstance(code, str) and re.match(ELEMENT_CODE_PATTERN, code) for code in elements
+        ):
+            raise InvalidInput(
+                "material_elements_invalid",
+                f"材料“{material.name}”的可替代数据元应为数据元编码列表，如 person.id_number",
+            )
 
 
 @transaction.atomic
@@ -53,6 +68,7 @@ def item_publish(*, item: ServiceItem, actor: str) -> ServiceItemVersion:
     """
     item = ServiceItem.objects.select_for_update().get(pk=item.pk)
     schema_check(item.form_schema)
+    _check_material_elements(item)
     if item.committed_limit_days > item.legal_limit_days:
         raise InvalidInput("committed_over_legal", "承诺办结时限不能超过法定办结时限")
     snapshot = {name: getattr(item, name) for name in VERSIONED_FIELDS}
@@ -140,4 +156,43 @@ def catalog_seed(*, document: dict[str, Any] | None = None, actor: str = "system
         )
         item_publish(item=item, actor=actor)
         created += 1
+    shared_data_annotate(actor=actor)
     return created
+
+
+def load_shared_data_document() -> dict[str, Any]:
+    text = resources.files("tongban.catalog").joinpath("seed/shared_data.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@transaction.atomic
+def shared_data_annotate(*, document: dict[str, Any] | None = None, actor: str) -> int:
+    """Lay the shared-data annotations (x-element on fields, elements on materials) over the
+    seeded items and publish the items that changed; idempotent. Returns items changed."""
+    document = document or load_shared_data_document()
+    changed = 0
+    for code, entry in document["items"].items():
+        item = ServiceItem.objects.filter(implementation_code=code).first()
+        if item is None:
+            continue
+        schema = copy.deepcopy(item.form_schema)
+        for name, spec in entry.get("fields", {}).items():
+            schema["properties"].setdefault(name, spec)
+        for name, element in entry.get("annotate", {}).items():
+            if name in schema["properties"]:
+                schema["properties"][name]["x-element"] = element
+        touched = schema != item.form_schema
+        if touched:
+            item.form_schema = schema
+            item.save(update_fields=["form_schema"])
+        for material in item.materials.all():
+            elements = entry.get("materials", {}).get(material.name)
+            if elements is not None and material.elements != elements:
+                material.elements = elements
+                material.replaceable_by_shared_data = True
+                material.save(update_fields=["elements", "replaceable_by_shared_data"])
+                touched = True
+        if touched:
+            item_publish(item=item, actor=actor)
+            changed += 1
+    return changed

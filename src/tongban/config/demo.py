@@ -6,18 +6,38 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
-from tongban.catalog.services import catalog_seed
+from tongban.catalog.models import ServiceItem
+from tongban.catalog.selectors import version_declared_elements
+from tongban.catalog.services import catalog_seed, load_shared_data_document
 from tongban.core import clock
 from tongban.core.ids import resident_id_checksum, uscc_checksum
 from tongban.core.models import Division
 from tongban.core.services import calendar_seed_year, divisions_load
-from tongban.identity.models import Citizen, Department, Enterprise, StaffRole
+from tongban.exchange.models import (
+    DataElement,
+    Grant,
+    GrantStatus,
+    LegalEntityRecord,
+    PopulationRecord,
+    SocialSecurityRecord,
+)
+from tongban.exchange.services import (
+    grant_decide,
+    grant_request,
+    legal_entity_record_put,
+    population_record_put,
+    registries_seed,
+    social_security_record_put,
+)
+from tongban.identity.models import Citizen, Department, Enterprise, StaffMember, StaffRole
+from tongban.identity.selectors import actor_for_user
 from tongban.identity.services import citizen_register, enterprise_register, staff_create
 
 STAFF_PASSWORD = "Tongban#2026demo"
@@ -162,6 +182,179 @@ def seed_demo(*, synthetic_people: int = 30) -> list[DemoAccount]:
     accounts.append(DemoAccount("平台管理员 superuser", "admin", STAFF_PASSWORD, "/admin/"))
 
     _seed_synthetic_people(synthetic_people)
+    accounts.extend(_seed_exchange())
+    return accounts
+
+
+# ---------------------------------------------------------------- data-sharing exchange
+
+# Owners of the built-in registries (一数一源). The two data bureaux are synthetic (MB99…).
+REGISTRY_OWNERS = {
+    "population": "11440100007483172Q",  # 广州市公安局
+    "legal_entity": "11440000MB2D023437",  # 广东省市场监督管理局
+    "social_security": "11440000553612461J",  # 广东省人力资源和社会保障厅
+}
+DATA_BUREAUX = (
+    ("440000", "11440000MB99000700", "广东省政务服务和数据管理局", "gd-security"),
+    ("330000", "11330000MB99000800", "浙江省大数据发展管理局", "zj-security"),
+)
+MARITAL_STATUSES = ["未婚", "已婚", "已婚", "已婚", "离婚", "丧偶"]
+
+
+def _data_bureau(division: str, body: str, name: str) -> Department:
+    code = body[:17] + uscc_checksum(body[:17])
+    department, _ = Department.objects.get_or_create(
+        code=code, defaults={"name": name, "division_id": division}
+    )
+    return department
+
+
+def _address(id_number: str, fake: Faker) -> str:
+    county = Division.objects.filter(code=id_number[:6]).select_related("parent__parent").first()
+    if county is None:
+        return "广东省广州市天河区" + fake.street_address()
+    names = [county.name]
+    parent = county.parent
+    while parent is not None and parent.level != "nation":
+        names.insert(0, parent.name)
+        parent = parent.parent
+    return "".join(dict.fromkeys(names)) + fake.street_address()
+
+
+def _gender(id_number: str) -> str:
+    return "男" if int(id_number[16]) % 2 else "女"
+
+
+def _birth(id_number: str) -> date:
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def _staff_with(department: Department, role: str) -> StaffMember | None:
+    return next(
+        (m for m in StaffMember.objects.filter(department=department) if m.has_role(role)), None
+    )
+
+
+def _seed_exchange() -> list[DemoAccount]:
+    """Registries, their synthetic rows (consistent with the demo accounts), data stewards,
+    security officers and approved grants for the items annotated with shared data."""
+    accounts: list[DemoAccount] = []
+    user_model = get_user_model()
+    bureaux = {
+        division: _data_bureau(division, body, name) for division, body, name, _ in DATA_BUREAUX
+    }
+    owners = {
+        code: department
+        for code, uscc in REGISTRY_OWNERS.items()
+        if (department := Department.objects.filter(code=uscc).first()) is not None
+    }
+    owners["license_library"] = bureaux["440000"]
+    registries_seed(owners=owners)
+    for registry_code, owner in owners.items():
+        username = f"steward-{registry_code.replace('_', '-')}"
+        if not user_model.objects.filter(username=username).exists():
+            staff_create(
+                username=username,
+                password=STAFF_PASSWORD,
+                real_name=f"{owner.name[:12]}数据管理员",
+                department=owner,
+                scope=owner.division,
+                roles=[StaffRole.ADMIN],
+                totp_key=DEMO_TOTP_KEY,
+            )
+        accounts.append(
+            DemoAccount(f"数据责任部门 {owner.name}", username, STAFF_PASSWORD, "审批共享申请")
+        )
+    for division, _, name, username in DATA_BUREAUX:
+        if not user_model.objects.filter(username=username).exists():
+            staff_create(
+                username=username,
+                password=STAFF_PASSWORD,
+                real_name=f"{name[:8]}安全审计员",
+                department=bureaux[division],
+                scope=bureaux[division].division,
+                roles=[StaffRole.SECURITY],
+                totp_key=DEMO_TOTP_KEY,
+            )
+        accounts.append(
+            DemoAccount(
+                "安全审计 security officer", username, STAFF_PASSWORD, "/workbench/security/"
+            )
+        )
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(5)
+    rng = random.Random(5)
+    now = clock.now()
+    known = set(PopulationRecord.objects.values_list("id_number", flat=True))
+    for citizen in Citizen.objects.order_by("pk"):
+        if citizen.id_number in known:
+            continue
+        population_record_put(
+            id_number=citizen.id_number,
+            name=citizen.real_name,
+            birth_date=_birth(citizen.id_number),
+            gender=_gender(citizen.id_number),
+            household_address=_address(citizen.id_number, fake),
+            marital_status="已婚"
+            if citizen.phone == DEMO_CITIZEN_PHONE
+            else rng.choice(MARITAL_STATUSES),
+            updated_at=now - timedelta(hours=rng.randrange(1, 20)),
+        )
+        if not SocialSecurityRecord.objects.filter(id_number=citizen.id_number).exists():
+            social_security_record_put(
+                id_number=citizen.id_number,
+                status="参保缴费",
+                insured_since=date(max(_birth(citizen.id_number).year + 22, 2000), 7, 1),
+                updated_at=now - timedelta(days=rng.randrange(1, 25)),
+            )
+    known = set(LegalEntityRecord.objects.values_list("uscc", flat=True))
+    for enterprise in Enterprise.objects.order_by("pk"):
+        if enterprise.uscc in known:
+            continue
+        legal_entity_record_put(
+            uscc=enterprise.uscc,
+            name=enterprise.name,
+            legal_representative=enterprise.legal_representative,
+            registered_capital=Decimal(rng.choice([10, 50, 100, 500, 1000])),
+            industry_code=rng.choice(["6510", "6421", "7320", "5191", "3990"]),
+            status="存续",
+            updated_at=now - timedelta(hours=rng.randrange(1, 20)),
+        )
+
+    elements = {e.code: e for e in DataElement.objects.select_related("registry__department")}
+    for code in load_shared_data_document()["items"]:
+        item = (
+            ServiceItem.objects.filter(implementation_code=code)
+            .select_related("current_version", "department")
+            .first()
+        )
+        requester = _staff_with(item.department, StaffRole.DECISION) if item else None
+        if item is None or item.current_version is None or requester is None:
+            continue
+        by_registry: dict[int, list[str]] = {}
+        for element_code in sorted(version_declared_elements(item.current_version)):
+            if element_code in elements:
+                by_registry.setdefault(elements[element_code].registry_id, []).append(element_code)
+        for registry_id, codes in by_registry.items():
+            if Grant.objects.filter(
+                department=item.department,
+                purpose=code,
+                registry_id=registry_id,
+                status=GrantStatus.APPROVED,
+            ).exists():
+                continue
+            registry = elements[codes[0]].registry
+            steward = _staff_with(registry.department, StaffRole.ADMIN)
+            if steward is None:
+                continue
+            grant = grant_request(
+                actor=actor_for_user(requester.user),
+                purpose=code,
+                elements=codes,
+                reason="演示：申报时经申请人授权预填和核验，免交可共享的材料",
+            )
+            grant_decide(actor=actor_for_user(steward.user), grant_id=grant.pk, approve=True)
     return accounts
 
 

@@ -83,6 +83,7 @@ class StaffRole(models.TextChoices):
     REVIEW = "review", "审查"
     DECISION = "decision", "决定"
     ADMIN = "admin", "管理"
+    SECURITY = "security", "安全审计"
 
 
 class StaffMember(models.Model):

@@ -35,10 +35,26 @@ from tongban.cases.services import (
     case_transition,
 )
 from tongban.catalog.formschema import form_fields
-from tongban.catalog.selectors import item_get, items_list, themes_all
+from tongban.catalog.selectors import item_get, item_names, items_list, themes_all
 from tongban.core import clock
 from tongban.core.calendar import missing_official_years
 from tongban.core.errors import DomainError, NotFound
+from tongban.exchange.conf import exchange_setting
+from tongban.exchange.prefill import (
+    PrefillResult,
+    consent_ensure,
+    prefill,
+    prefill_elements_described,
+)
+from tongban.exchange.selectors import (
+    alerts_for_officer,
+    consents_for_user,
+    data_use_for_citizen,
+    element_names,
+    security_officer,
+    sharing_availability,
+)
+from tongban.exchange.services import alert_acknowledge, consent_revoke
 from tongban.identity.models import Department
 from tongban.identity.selectors import actor_for_user, enterprises_for_agent
 from tongban.identity.services import (
@@ -189,6 +205,20 @@ def item_guide(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "web/item_guide.html", {"item": item, "version": item.current_version})
 
 
+def _material_rows(
+    version: Any, derived: dict[str, str], unavailable: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Materials with what shared data can do for each: derived (no upload) or unavailable."""
+    return [
+        {
+            **material,
+            "derived_from": derived.get(material["code"], ""),
+            "unavailable": unavailable.get(material["code"], ""),
+        }
+        for material in version.materials
+    ]
+
+
 @require_http_methods(["GET", "POST"])
 @citizen_required
 def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
@@ -198,7 +228,41 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
     fields = form_fields(version.form_schema)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    if request.method == "POST":
+    use_shared = request.POST.get("use_shared_data") == "1"
+    # Display only: the service recomputes what shared data supplies when it submits.
+    derived: dict[str, str] = {
+        key.removeprefix("derived_"): str(value)[:100]
+        for key, value in request.POST.items()
+        if key.startswith("derived_") and use_shared
+    }
+    verified: dict[str, str] = {
+        key.removeprefix("verified_"): str(value)[:100]
+        for key, value in request.POST.items()
+        if key.startswith("verified_") and use_shared
+    }
+    unavailable: dict[str, str] = {}
+    enterprise = request.POST.get("enterprise") or None
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "prefill":
+        values = posted_form_data(request, version.form_schema)
+        try:
+            consent_ensure(actor=actor, item=item, enterprise_uscc=enterprise)
+            shared: PrefillResult = prefill(actor=actor, item=item, enterprise_uscc=enterprise)
+        except DomainError as error:
+            messages.error(request, error.message)
+            status = error.status
+        else:
+            use_shared = True
+            values.update(shared.values)
+            derived = {code: m.registry for code, m in shared.derived.items()}
+            verified = dict(shared.verified_fields)
+            unavailable = shared.unavailable
+            messages.success(
+                request,
+                f"已按您的授权从共享数据填写 {len(shared.verified_fields)} 项、"
+                f"免交材料 {len(shared.derived)} 份",
+            )
+    elif request.method == "POST":
         values = posted_form_data(request, version.form_schema)
         try:
             result = application_submit(
@@ -207,11 +271,13 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
                 form_data=values,
                 materials=posted_materials(request, [m["code"] for m in version.materials]),
                 idempotency_key=request.POST.get("submission_token") or None,
-                enterprise_uscc=request.POST.get("enterprise") or None,
+                enterprise_uscc=enterprise,
+                use_shared_data=use_shared,
             )
         except DomainError as error:
             errors = error.fields
             messages.error(request, error.message)
+            status = 422
         else:
             messages.success(request, f"申请已提交，办件编号 {result.case.case_number}")
             return redirect("web:my_case", case_id=result.case.pk)
@@ -230,8 +296,14 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
             else [],
             "serves_citizens": "citizen" in (item.service_objects or ["citizen"]),
             "chosen_enterprise": request.POST.get("enterprise", ""),
+            "consent_rows": prefill_elements_described(version),
+            "consent_days": exchange_setting("CONSENT_DAYS"),
+            "use_shared": use_shared,
+            "verified": verified,
+            "derived": derived,
+            "material_rows": _material_rows(version, derived, unavailable),
         },
-        status=422 if request.method == "POST" else 200,
+        status=status,
     )
 
 
@@ -256,6 +328,7 @@ def my_case(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
             "summary": presenters.case_summary(case, clock.today()),
             "timeline": presenters.timeline(case),
             "materials": presenters.materials(case),
+            "shared_data": presenters.shared_data(case),
             "form_rows": _form_rows(case),
         },
     )
@@ -292,6 +365,8 @@ def resubmit(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
             "fields": form_fields(version.form_schema),
             "values": values,
             "errors": errors,
+            "material_rows": _material_rows(version, {}, {}),
+            "resubmission": True,
         },
         status=422 if errors else 200,
     )
@@ -317,10 +392,57 @@ def material_download(request: HttpRequest, material_id: int) -> HttpResponseBas
     return response
 
 
-def _form_rows(case: Any) -> list[tuple[str, Any]]:
+@require_GET
+@citizen_required
+def my_data_use(request: HttpRequest, actor: Any) -> HttpResponse:
+    """我的数据使用记录 (Data Tracker): who used my data, when, why — and my consents."""
+    page = Paginator(data_use_for_citizen(citizen=actor.citizen), 30).get_page(
+        request.GET.get("page")
+    )
+    names = element_names()
+    consent_list = list(consents_for_user(user=request.user)[:50])
+    purposes = item_names(codes={r.purpose for r in page} | {c.purpose for c in consent_list})
+    rows = [
+        {
+            "record": record,
+            "element_names": [names.get(c, c) for c in record.elements],
+            "purpose_name": purposes.get(record.purpose, record.purpose),
+        }
+        for record in page
+    ]
+    now = clock.now()
+    consents = [
+        {
+            "consent": c,
+            "purpose_name": purposes.get(c.purpose, c.purpose),
+            "is_active": c.revoked_at is None and c.expires_at > now,
+        }
+        for c in consent_list
+    ]
+    return render(
+        request, "web/my_data_use.html", {"page": page, "rows": rows, "consents": consents}
+    )
+
+
+@require_POST
+@citizen_required
+def consent_revoke_view(request: HttpRequest, actor: Any, consent_id: int) -> HttpResponse:
+    consent_revoke(actor=actor, consent_id=consent_id)
+    messages.success(request, "授权已撤回")
+    return redirect("web:my_data_use")
+
+
+def _form_rows(case: Any) -> list[tuple[str, Any, str]]:
+    """(title, value, “已通过<基础库>核验” when a registry filled and verified the field)."""
     data = case.application.form_data
+    verified = {
+        row.field_name: f"已通过{row.registry_name}核验"
+        for row in case.application.shared_data.all()
+        if row.field_name
+    }
     return [
-        (spec.title, data.get(spec.name, "")) for spec in form_fields(case.item_version.form_schema)
+        (spec.title, data.get(spec.name, ""), verified.get(spec.name, ""))
+        for spec in form_fields(case.item_version.form_schema)
     ]
 
 
@@ -481,6 +603,7 @@ def _case_context(case: Any, actor: Any) -> dict[str, Any]:
         "summary": presenters.case_summary(case, clock.today()),
         "timeline": presenters.timeline(case),
         "materials": presenters.materials(case),
+        "shared_data": presenters.shared_data(case),
         "form_rows": _form_rows(case),
         "actions": [
             (action, ACTION_LABELS[action])
@@ -512,3 +635,27 @@ def case_action(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
     else:
         messages.success(request, f"已{ACTION_LABELS.get(action, action)}")
     return redirect("web:case_detail", case_id=case_id)
+
+
+@require_GET
+@staff_required
+def security(request: HttpRequest, actor: Any) -> HttpResponse:
+    """安全监测: alerts with evidence, and the sharing-availability indicator."""
+    staff = security_officer(actor.staff)
+    page = Paginator(alerts_for_officer(staff=staff), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/security.html",
+        {
+            "page": page,
+            "availability": sharing_availability(division_prefix=staff.scope.subtree_prefix),
+        },
+    )
+
+
+@require_POST
+@staff_required
+def alert_acknowledge_view(request: HttpRequest, actor: Any, alert_id: int) -> HttpResponse:
+    alert_acknowledge(actor=actor, alert_id=alert_id)
+    messages.success(request, "告警已标记为已处理")
+    return redirect("web:security")
