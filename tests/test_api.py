@@ -366,3 +366,20 @@ def test_oversized_body_is_413(world: dict[str, Any], api: Client, settings: Any
     response = post(api, "/api/v1/applications", body, **bearer(world["citizen"]))
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"
+
+
+def test_schema_names_are_unique() -> None:
+    """django-ninja names OpenAPI components after the classes: two schemas of one name
+    silently replace each other in the document (and break clients and the fuzzer)."""
+    from collections import Counter
+
+    from ninja import Schema
+
+    import tongban.config.api  # noqa: F401 — imports every router and its schemas
+
+    def walk(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *walk(sub))]
+
+    ours = {c for c in walk(Schema) if c.__module__.startswith("tongban.")}
+    counts = Counter(c.__name__ for c in ours)
+    assert [name for name, n in counts.items() if n > 1] == []

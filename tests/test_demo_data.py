@@ -44,7 +44,10 @@ def test_seed_demo_is_idempotent_and_complete() -> None:
         StaffMember.objects.count(),
         Citizen.objects.count(),
     ) == counts
-    assert counts[0] == len(load_demo_catalog_document()["items"])
+    from tongban.config.demo_bundles import ITEMS as BUNDLE_ITEMS
+
+    # The demo catalog's items plus the synthetic items of the 一件事 scenarios.
+    assert counts[0] == len(load_demo_catalog_document()["items"]) + len(BUNDLE_ITEMS)
     levels = Counter(Division.objects.values_list("level", flat=True))
     assert set(levels) == {"nation", "province", "city", "county", "township"}
     usernames = {account.username for account in accounts}

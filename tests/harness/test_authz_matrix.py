@@ -12,19 +12,37 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tongban.cases.models import Application, Case, CaseStatus, CaseTransition
+from tongban.cases.bundles import bundle_submit
+from tongban.cases.collaboration import assist_task_create
+from tongban.cases.crossregion import received_application_submit
+from tongban.cases.models import (
+    Application,
+    BundleCase,
+    Case,
+    CaseStatus,
+    CaseTransition,
+    ReceivedApplication,
+    ReceivedStage,
+    StuckAlert,
+)
 from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.supervision import stuck_detect
+from tongban.catalog.bundles import bundle_save
 from tongban.catalog.models import Material
 from tongban.catalog.services import item_publish
+from tongban.core import clock
+from tongban.core.interchange import peer_save, region_public_key
+from tongban.core.models import Division
 from tongban.core.services import calendar_seed_year
 from tongban.exchange.services import consent_give, grant_request, registries_seed
-from tongban.identity.models import StaffRole
+from tongban.identity.models import Department, StaffRole
 from tongban.identity.services import api_token_issue, enterprise_register
 from tongban.ledger.services import checkpoint_publish, log_append
 from tongban.licenses.models import License, LicenseIssuance, LicenseStatus, LicenseType
@@ -141,6 +159,110 @@ API: dict[tuple[str, str], dict[str, Cell]] = {
     ("GET", "/api/v1/exchange/alerts"): row(403, anonymous=401),
     ("POST", "/api/v1/exchange/alerts/{alert_id}/acknowledgement"): row(403, anonymous=401),
     ("GET", "/api/v1/exchange/availability"): row(403, anonymous=401),
+    # 跨省通办: applicants apply here for another region's cross-province item; the receiving
+    # region's staff see its desk; intake staff of the region check and hand over.
+    ("POST", "/api/v1/cross-region/applications"): row(
+        403, anonymous=401, owner=201, other_citizen=201, enterprise_agent=201
+    ),
+    ("GET", "/api/v1/cross-region/applications"): row(
+        200,
+        anonymous=401,
+        owner=Cell(200, "sees_own_received"),
+        other_citizen=Cell(200, "sees_no_received"),
+    ),
+    ("GET", "/api/v1/cross-region/applications/{received_id}"): row(404, anonymous=401, owner=200),
+    ("GET", "/api/v1/cross-region/received"): row(
+        200,
+        anonymous=401,
+        owner=403,
+        other_citizen=403,
+        enterprise_agent=403,
+        clerk=Cell(200, "sees_own_received"),
+        other_region=Cell(200, "sees_no_received"),
+        superuser=403,
+    ),
+    ("POST", "/api/v1/cross-region/received/{received_id}/check"): row(
+        403,
+        anonymous=401,
+        clerk=Cell(200, "handed_over"),
+        other_department=Cell(200, "handed_over"),  # any intake window of the region
+        other_region=404,
+    ),
+    # 一件事: bundles are public to read; a bundle case is its applicant's alone.
+    ("GET", "/api/v1/catalog/bundles"): row(200),
+    ("GET", "/api/v1/catalog/bundles/{code}"): row(200),
+    ("POST", "/api/v1/bundle-cases"): row(
+        403, anonymous=401, owner=201, other_citizen=201, enterprise_agent=201
+    ),
+    ("GET", "/api/v1/bundle-cases"): row(
+        200,
+        anonymous=401,
+        owner=Cell(200, "sees_own_bundle_case"),
+        other_citizen=Cell(200, "sees_no_bundle_case"),
+        clerk=Cell(200, "sees_no_bundle_case"),
+    ),
+    ("GET", "/api/v1/bundle-cases/{bundle_case_id}"): row(404, anonymous=401, owner=200),
+    ("POST", "/api/v1/bundle-cases/{bundle_case_id}/resubmission"): row(
+        404, anonymous=401, owner=200
+    ),
+    # Collaboration: the lead department's handlers ask others to assist and transfer; the
+    # assisting department sees its task (not the case). Supervision: alerts to the case's
+    # department and supervisors (no role of the matrix supervises: escalation is refused).
+    ("POST", "/api/v1/collaboration/cases/{case_id}/assist-tasks"): row(
+        404, anonymous=401, clerk=201, reviewer=201
+    ),
+    ("GET", "/api/v1/collaboration/cases/{case_id}/assist-tasks"): row(
+        404, anonymous=401, clerk=200, reviewer=200
+    ),
+    ("GET", "/api/v1/collaboration/cases/{case_id}/handoffs"): row(
+        404, anonymous=401, clerk=200, reviewer=200
+    ),
+    ("POST", "/api/v1/collaboration/cases/{case_id}/transfer"): row(
+        404, anonymous=401, clerk=200, reviewer=403
+    ),
+    ("POST", "/api/v1/collaboration/cases/{case_id}/transfer/pickup"): row(
+        404,
+        anonymous=401,
+        clerk=409,
+        reviewer=409,  # nothing to pick up
+    ),
+    ("GET", "/api/v1/collaboration/assist-tasks"): row(
+        200,
+        anonymous=401,
+        owner=403,
+        other_citizen=403,
+        enterprise_agent=403,
+        clerk=Cell(200, "sees_no_task"),
+        other_department=Cell(200, "sees_own_task"),
+        other_region=Cell(200, "sees_no_task"),
+        superuser=403,
+    ),
+    ("GET", "/api/v1/collaboration/assist-tasks/{task_id}"): row(
+        404, anonymous=401, other_department=200
+    ),
+    ("POST", "/api/v1/collaboration/assist-tasks/{task_id}/pickup"): row(
+        404, anonymous=401, other_department=200
+    ),
+    ("POST", "/api/v1/collaboration/assist-tasks/{task_id}/answer"): row(
+        404, anonymous=401, other_department=200
+    ),
+    ("GET", "/api/v1/supervision/alerts"): row(
+        200,
+        anonymous=401,
+        owner=403,
+        other_citizen=403,
+        enterprise_agent=403,
+        clerk=Cell(200, "sees_own_case"),
+        reviewer=Cell(200, "sees_own_case"),
+        other_department=Cell(200, "sees_no_case"),
+        other_region=Cell(200, "sees_no_case"),
+        catalog_admin=Cell(200, "sees_no_case"),
+        superuser=403,
+    ),
+    ("GET", "/api/v1/supervision/summary"): row(
+        200, anonymous=401, owner=403, other_citizen=403, enterprise_agent=403, superuser=403
+    ),
+    ("POST", "/api/v1/supervision/alerts/{alert_id}/escalation"): row(403, anonymous=401),
     # Licences: the owner's licence (issued from the owner's approved case) is theirs alone;
     # status changes are for the issuing department's decision-makers.
     ("GET", "/api/v1/licenses/trust-list"): row(200),
@@ -223,6 +345,88 @@ WEB: dict[tuple[str, str], dict[str, Cell]] = {
     ),
     ("POST", "web:alert_acknowledge"): row(
         302, clerk=403, reviewer=403, other_department=403, other_region=403, catalog_admin=403
+    ),
+    ("GET", "web:cross_region_apply"): row(302, owner=200, other_citizen=200, enterprise_agent=200),
+    ("POST", "web:cross_region_apply"): row(
+        302,
+        owner=Cell(302, "one_more_received"),
+        other_citizen=Cell(302, "one_more_received"),
+        enterprise_agent=Cell(302, "one_more_received"),
+    ),
+    ("GET", "web:my_cross_region"): row(
+        302,
+        owner=Cell(200, "page_shows_received"),
+        other_citizen=Cell(200, "page_hides_received"),
+        enterprise_agent=Cell(200, "page_hides_received"),
+    ),
+    ("GET", "web:received_queue"): row(
+        302,
+        clerk=Cell(200, "page_shows_received"),
+        reviewer=Cell(200, "page_shows_received"),
+        other_department=Cell(200, "page_shows_received"),
+        other_region=Cell(200, "page_hides_received"),
+        catalog_admin=Cell(200, "page_shows_received"),
+    ),
+    ("POST", "web:received_check"): row(
+        302,
+        clerk=Cell(302, "handed_over"),
+        other_department=Cell(302, "handed_over"),
+        other_region=404,
+    ),
+    ("GET", "web:bundle_list"): row(200),
+    ("GET", "web:bundle_guide"): row(200),
+    ("GET", "web:bundle_apply"): row(302, owner=200, other_citizen=200, enterprise_agent=200),
+    ("POST", "web:bundle_apply"): row(
+        302,
+        owner=Cell(302, "one_more_bundle_case"),
+        other_citizen=Cell(302, "one_more_bundle_case"),
+        enterprise_agent=Cell(302, "one_more_bundle_case"),
+    ),
+    ("GET", "web:my_bundle"): row(302, owner=200, other_citizen=404, enterprise_agent=404),
+    ("GET", "web:bundle_resubmit"): row(302, owner=200, other_citizen=404, enterprise_agent=404),
+    ("POST", "web:bundle_resubmit"): row(
+        302, owner=Cell(302, "bundle_resubmitted"), other_citizen=404, enterprise_agent=404
+    ),
+    ("GET", "web:supervision"): row(
+        302,
+        clerk=Cell(200, "page_shows_case"),
+        reviewer=Cell(200, "page_shows_case"),
+        other_department=Cell(200, "page_hides_case"),
+        other_region=Cell(200, "page_hides_case"),
+        catalog_admin=Cell(200, "page_hides_case"),
+    ),
+    ("POST", "web:alert_escalate"): row(
+        302, clerk=403, reviewer=403, other_department=403, other_region=403, catalog_admin=403
+    ),
+    ("GET", "web:assist_tasks"): row(
+        302,
+        clerk=Cell(200, "page_hides_case"),
+        reviewer=Cell(200, "page_hides_case"),
+        other_department=Cell(200, "page_shows_case"),
+        other_region=Cell(200, "page_hides_case"),
+        catalog_admin=Cell(200, "page_hides_case"),
+    ),
+    ("GET", "web:assist_task_detail"): row(
+        302, clerk=404, reviewer=404, other_department=200, other_region=404, catalog_admin=404
+    ),
+    ("POST", "web:assist_task_act"): row(
+        302,
+        clerk=404,
+        reviewer=404,
+        other_department=Cell(302, "one_more_step"),  # picked up: a timeline step
+        other_region=404,
+        catalog_admin=404,
+    ),
+    ("GET", "web:case_collaboration"): row(
+        302, clerk=200, reviewer=200, other_department=404, other_region=404, catalog_admin=404
+    ),
+    ("POST", "web:case_collaboration_act"): row(
+        302,
+        clerk=Cell(302, "one_more_step"),  # assist requested: a timeline step
+        reviewer=Cell(302, "one_more_step"),
+        other_department=404,
+        other_region=404,
+        catalog_admin=404,
     ),
     ("GET", "licenses:verify"): row(200),
     ("POST", "licenses:verify"): row(422),  # empty form: nothing to verify
@@ -353,11 +557,16 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
     case, application, item = world["case"], world["application"], world["item"]
     url = (
         path.replace("/regions/{code}", "/regions/440000")
+        .replace("/bundles/{code}", "/bundles/matrix")
         .replace("{name}", "matrix")
         .replace("{license_id}", str(world.get("license_id", "")))
         .replace("{grant_id}", str(world.get("grant_id", "")))
         .replace("{consent_id}", str(world.get("consent_id", "")))
-        .replace("{alert_id}", "1")
+        .replace("{alert_id}", str(world.get("alert_id", 1)))
+        .replace("{received_id}", str(world.get("received_id", "")))
+        .replace("/bundles/{code}", "/bundles/matrix")
+        .replace("{bundle_case_id}", str(world.get("bundle_case_id", "")))
+        .replace("{task_id}", str(world.get("task_id", "")))
         .replace("{index}", "1")
         .replace("{code}", item.implementation_code)
         .replace("{case_id}", str(case.pk))
@@ -376,8 +585,38 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
         }
         if role == "enterprise_agent":
             body["enterprise_uscc"] = "91110000600037341L"
-    elif path.endswith("/resubmission"):
+    elif path.endswith("/resubmission") and "bundle-cases" not in path:
         body = {"form": dict(f.VALID_FORM), "materials": []}
+    elif path.endswith("/assist-tasks") and method == "POST":
+        body = {"department_code": world["province_code"], "request": "请核实", "due_days": 3}
+    elif path.endswith("/transfer"):
+        body = {"department_code": world["other_department_code"], "note": "职责调整"}
+    elif path.endswith("/answer"):
+        body = {"outcome": "done", "answer": "已核实"}
+    elif path.endswith("/escalation"):
+        body = {"note": "请督办"}
+    elif path == "/api/v1/bundle-cases":
+        body = {
+            "bundle_code": "matrix",
+            "form": {"child.name": "张小宝"},
+            "materials": [
+                {"material_code": "B01", "filename": "a.pdf", "content_base64": f.b64(f.PDF)}
+            ],
+        }
+    elif path == "/api/v1/bundle-cases/{bundle_case_id}/resubmission":
+        body = {"form": {"child.name": "张小宝"}, "materials": []}
+    elif path == "/api/v1/cross-region/applications":
+        body = {
+            "item_code": world["cross_item"].implementation_code,
+            "handling_region": "330000",
+            "receiving_region": "440000",
+            "form": dict(f.VALID_FORM),
+            "materials": [
+                {"material_code": "M01", "filename": "a.pdf", "content_base64": f.b64(f.PDF)}
+            ],
+        }
+    elif path.endswith("/check"):
+        body = {"accept": True, "comment": ""}
     elif path == "/api/v1/exchange/grants":
         body = {"purpose": item.implementation_code, "elements": ["person.name"], "reason": "核验"}
     elif path.endswith("/decision"):
@@ -415,6 +654,20 @@ def web_request(world: dict[str, Any], method: str, name: str, role: str) -> Any
         kwargs = {"material_id": world["material"].pk}
     elif name.startswith("licenses:license_"):
         kwargs = {"license_id": world["license_id"]}
+    elif name == "web:cross_region_apply":
+        kwargs = {"code": world["cross_item"].implementation_code}
+    elif name in {"web:assist_task_detail", "web:assist_task_act"}:
+        kwargs = {"task_id": world["task_id"]}
+    elif name == "web:alert_escalate":
+        kwargs = {"alert_id": world["alert_id"]}
+    elif name in {"web:case_collaboration", "web:case_collaboration_act"}:
+        kwargs = {"case_id": str(case.pk)}
+    elif name in {"web:bundle_guide", "web:bundle_apply"}:
+        kwargs = {"code": "matrix"}
+    elif name in {"web:my_bundle", "web:bundle_resubmit"}:
+        kwargs = {"bundle_case_id": world["bundle_case_id"]}
+    elif name == "web:received_check":
+        kwargs = {"received_id": world["received_id"]}
     elif name == "web:consent_revoke":
         kwargs = {"consent_id": world["consent_id"]}
     elif name == "web:alert_acknowledge":
@@ -433,6 +686,34 @@ def web_request(world: dict[str, Any], method: str, name: str, role: str) -> Any
             data["enterprise"] = "91110000600037341L"
     elif name == "web:resubmit":
         data = dict(f.VALID_FORM)
+    elif name == "web:assist_task_act":
+        data = {"action": "pickup"}
+    elif name == "web:case_collaboration_act":
+        data = {
+            "action": "assist",
+            "department_code": world["province_code"],
+            "request": "请核实",
+            "due_days": "3",
+        }
+    elif name == "web:alert_escalate":
+        data = {"note": "请督办"}
+    elif name == "web:bundle_apply":
+        data = {
+            "child.name": "张小宝",
+            "submission_token": f"b-{role}",
+            "material_B01": SimpleUploadedFile("a.pdf", f.PDF),
+        }
+    elif name == "web:bundle_resubmit":
+        data = {"child.name": "张小宝"}
+    elif name == "web:cross_region_apply":
+        data = {
+            **f.VALID_FORM,
+            "receiving_region": "440000",
+            "submission_token": f"x-{role}",
+            "material_M01": SimpleUploadedFile("a.pdf", f.PDF),
+        }
+    elif name == "web:received_check":
+        data = {"decision": "accept"}
     elif name == "web:case_action":
         data = {"action": "accept", "version": "0"}
     elif name == "set_language":
@@ -459,6 +740,23 @@ CHECKS: dict[str, Callable[[dict[str, Any], Any, tuple[Any, ...]], None]] = {
         Case.objects.get(pk=w["case"].pk).status == CaseStatus.RESUBMITTED
     ),
     "one_more_case": lambda w, r, before: _assert(Case.objects.count() == before[1] + 1),
+    "one_more_step": lambda w, r, before: _assert(CaseTransition.objects.count() == before[2] + 1),
+    "sees_own_task": lambda w, r, before: _assert(f'"id": {w["task_id"]}' in _body(r)),
+    "sees_no_task": lambda w, r, before: _assert(f'"id": {w["task_id"]}' not in _body(r)),
+    "sees_own_bundle_case": lambda w, r, before: _assert(w["bundle_case_id"] in _body(r)),
+    "sees_no_bundle_case": lambda w, r, before: _assert(w["bundle_case_id"] not in _body(r)),
+    "one_more_bundle_case": lambda w, r, before: _assert(BundleCase.objects.count() == 2),
+    "bundle_resubmitted": lambda w, r, before: _assert(
+        Case.objects.filter(status=CaseStatus.RESUBMITTED).exists()
+    ),
+    "sees_own_received": lambda w, r, before: _assert(w["received_id"] in _body(r)),
+    "sees_no_received": lambda w, r, before: _assert(w["received_id"] not in _body(r)),
+    "page_shows_received": lambda w, r, before: _assert(w["received_id"] in _body(r)),
+    "page_hides_received": lambda w, r, before: _assert(w["received_id"] not in _body(r)),
+    "handed_over": lambda w, r, before: _assert(
+        ReceivedApplication.objects.get(pk=w["received_id"]).stage == ReceivedStage.HANDED_OVER
+    ),
+    "one_more_received": lambda w, r, before: _assert(ReceivedApplication.objects.count() == 2),
     "sees_own_license": lambda w, r, before: _assert(w["license_id"] in _body(r)),
     "sees_no_license": lambda w, r, before: _assert(w["license_id"] not in _body(r)),
     "page_shows_license": lambda w, r, before: _assert(w["license_id"] in _body(r)),
@@ -526,6 +824,89 @@ def _share_data(world: dict[str, Any]) -> None:
     )[0].pk
 
 
+def _collaborate(world: dict[str, Any]) -> None:
+    """An open assist task from the clerk (police) to 民政局 on the owner's case, and the
+    case's stuck alert a week later."""
+    civil = Department.objects.get(name="广州市民政局")
+    world["province_code"] = Department.objects.get(name="广东省政务服务数据管理局").code
+    world["other_department_code"] = civil.code
+    world["task_id"] = assist_task_create(
+        actor=world["actors"]["clerk"],
+        case_id=world["case"].pk,
+        department_code=civil.code,
+        request="请核实婚姻状况",
+        due_days=3,
+    ).pk
+    stuck_detect(now=clock.now() + timedelta(days=7))
+    world["alert_id"] = StuckAlert.objects.get(case=world["case"], step="submitted").pk
+
+
+BUNDLE_SCHEMA = {
+    "type": "object",
+    "required": ["child_name"],
+    "properties": {
+        "child_name": {
+            "type": "string",
+            "title": "姓名",
+            "maxLength": 50,
+            "x-element": "child.name",
+        }
+    },
+}
+
+
+def _bundle(world: dict[str, Any], *, correction: bool) -> None:
+    """A published two-department bundle and the owner's bundle case; with `correction`, the
+    police child is sent back for correction."""
+    police = world["item"].department
+    civil = Department.objects.get(name="广州市民政局")
+    first = f.item(police, name="甲事项", form_schema=BUNDLE_SCHEMA)
+    second = f.item(civil, name="乙事项", form_schema=BUNDLE_SCHEMA)
+    bundle_save(
+        code="matrix",
+        name="矩阵一件事",
+        division=Division.objects.get(code="440100"),
+        lead_department=police,
+        items=[first, second],
+        dependencies=[],
+        actor="matrix",
+    )
+    bundle_case = bundle_submit(
+        actor=world["actors"]["owner"],
+        bundle_code="matrix",
+        form_data={"child.name": "张小宝"},
+        materials=[UploadedMaterial("B01", "a.pdf", f.PDF)],
+    ).bundle_case
+    world["bundle_case_id"] = str(bundle_case.pk)
+    if correction:
+        child = Case.objects.get(bundle_child__bundle_case=bundle_case, item=first)
+        case_transition(
+            actor=world["actors"]["clerk"],
+            case_id=child.pk,
+            action="request_correction",
+            comment="补充材料",
+        )
+
+
+def _receive_cross_region(world: dict[str, Any]) -> None:
+    """Guangdong and Zhejiang as region tenants, a Zhejiang cross-province item and the
+    owner's application for it received in Guangdong (awaiting the receiving check)."""
+    for code, name in (("440000", "广东省"), ("330000", "浙江省")):
+        peer_save(code=code, name=name, base_url="", public_key=region_public_key(code))
+    hangzhou = Department.objects.get(name="杭州市公安局")
+    world["cross_item"] = f.item(hangzhou, name="户口迁移（跨省通办）", cross_province=True)
+    world["received_id"] = str(
+        received_application_submit(
+            actor=world["actors"]["owner"],
+            item_code=world["cross_item"].implementation_code,
+            handling_region="330000",
+            receiving_region="440000",
+            form_data=dict(f.VALID_FORM),
+            materials=[UploadedMaterial("M01", "a.pdf", f.PDF)],
+        ).pk
+    )
+
+
 def _issue_license(world: dict[str, Any]) -> Any:
     """The owner's case approved and its licence (户籍证明) issued."""
     licenses_seed()
@@ -548,6 +929,12 @@ def prepare(world: dict[str, Any], endpoint: str) -> None:
         checkpoint_publish(log_name="matrix")
     if "licenses" in endpoint:
         world["license_id"] = str(_issue_license(world).pk)
+    if "bundle" in endpoint:
+        _bundle(world, correction="resubmi" in endpoint)
+    if any(word in endpoint for word in ("collaboration", "supervision", "assist", "alert_esc")):
+        _collaborate(world)
+    if "cross-region" in endpoint or "cross_region" in endpoint or "received" in endpoint:
+        _receive_cross_region(world)
     if "exchange" in endpoint or endpoint in {"web:consent_revoke", "web:my_data_use"}:
         _share_data(world)
     if "resubmi" in endpoint:

@@ -50,8 +50,8 @@ def test_no_unmasked_personal_data_outside_its_subject_and_handlers(
     caplog: Any,
 ) -> None:
     world = matrix_world
-    for endpoint in ("/ledger/", "licenses", "exchange"):
-        prepare(world, endpoint)  # a log, the owner's licence, shared data and consent
+    for endpoint in ("assist", "/ledger/", "licenses", "exchange", "cross-region", "bundle"):
+        prepare(world, endpoint)  # a log, a licence, shared data, a cross-region application
     caplog.set_level(logging.DEBUG)
     subjects = _subjects()
     viewer = world["actors"].get(role)

@@ -22,6 +22,8 @@ class CaseStatus(models.TextChoices):
     APPROVED = "approved", "准予许可"
     DENIED = "denied", "不予许可"
     COMPLETED = "completed", "已办结"
+    # 一件事: a child case waiting for the results of the items it depends on (ADR 0012).
+    WAITING = "waiting", "待前序事项办结"
 
 
 class Application(models.Model):
@@ -182,6 +184,10 @@ class Case(models.Model):
     )
     def complete(self) -> None: ...
 
+    # 一件事: the items this child depends on are done; it enters its department's queue.
+    @transition(field=status, source=CaseStatus.WAITING, target=CaseStatus.SUBMITTED)
+    def release(self) -> None: ...
+
 
 class CaseTransition(models.Model):
     """办理过程: one step of a case's history (append-only)."""
@@ -214,3 +220,355 @@ class CaseNumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}:{self.last}"
+
+
+# ---- collaboration and supervision ----
+
+
+class AssistTaskStatus(models.TextChoices):
+    OPEN = "open", "待办"
+    DONE = "done", "已办结"
+    DECLINED = "declined", "已退回"
+
+
+class AssistTask(models.Model):
+    """协办任务: the lead (主办) department asks an assisting (协办) department for one answer.
+
+    The assisting department sees the task, the case summary and the form fields the lead chose
+    to share — never the whole case."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="assist_tasks")
+    lead_department = models.ForeignKey(
+        Department, verbose_name="主办部门", on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey(
+        Department, verbose_name="协办部门", on_delete=models.PROTECT, related_name="assist_tasks"
+    )
+    request = models.TextField("协办事项")
+    shared_fields = models.JSONField("共享的申请表字段", default=list, blank=True)
+    due_days = models.PositiveSmallIntegerField("办理时限（工作日）")
+    due_on = models.DateField("协办期限")
+    status = models.CharField(
+        "状态", max_length=10, choices=AssistTaskStatus.choices, default=AssistTaskStatus.OPEN
+    )
+    answer = models.TextField("协办意见", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("发起时间")
+    picked_up_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    picked_up_at = models.DateTimeField("签收时间", null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_at = models.DateTimeField("答复时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "协办任务"
+        verbose_name_plural = "协办任务"
+        ordering = ["due_on", "created_at"]
+        indexes = [models.Index(fields=["department", "status"], name="assist_task_queue_idx")]
+        constraints = [
+            # One open request per case and assisting department: a repeated request is a
+            # conflict, not a second task.
+            models.UniqueConstraint(
+                fields=["case", "department"],
+                condition=models.Q(status="open"),
+                name="assist_task_one_open_per_department",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"协办 #{self.pk} {self.department}"
+
+
+class HandoffKind(models.TextChoices):
+    ASSIST_REQUESTED = "assist_requested", "发起协办"
+    ASSIST_PICKED_UP = "assist_picked_up", "签收协办"
+    ASSIST_ANSWERED = "assist_answered", "答复协办"
+    CASE_TRANSFERRED = "case_transferred", "转办"
+    TRANSFER_PICKED_UP = "transfer_picked_up", "接收转办"
+
+
+class Handoff(models.Model):
+    """交接记录: every hand-off between departments (append-only, also in the case timeline)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="handoffs")
+    kind = models.CharField("类型", max_length=24, choices=HandoffKind.choices)
+    from_department = models.ForeignKey(
+        Department, verbose_name="交出部门", on_delete=models.PROTECT, related_name="+"
+    )
+    to_department = models.ForeignKey(
+        Department, verbose_name="接收部门", on_delete=models.PROTECT, related_name="+"
+    )
+    assist_task = models.ForeignKey(
+        AssistTask, null=True, blank=True, on_delete=models.PROTECT, related_name="handoffs"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField("说明", blank=True)
+    occurred_at = models.DateTimeField("时间")
+    # Set on a transfer when the receiving department takes the case (not picked up → 中梗阻).
+    picked_up_at = models.DateTimeField("接收时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "交接记录"
+        verbose_name_plural = "交接记录"
+        ordering = ["case", "occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.from_department} → {self.to_department}"
+
+
+class ThresholdUnit(models.TextChoices):
+    WORKING_HOURS = "working_hours", "工作小时"
+    WORKING_DAYS = "working_days", "工作日"
+
+
+class StuckStep(models.TextChoices):
+    """Steps that wait on a department, each with a threshold (中梗阻)."""
+
+    SUBMITTED = "submitted", "已提交未受理"
+    RESUBMITTED = "resubmitted", "已补正未受理"
+    ACCEPTED = "accepted", "已受理未审查"
+    UNDER_REVIEW = "under_review", "审查中未决定"
+    APPROVED = "approved", "已准予未办结"
+    DENIED = "denied", "不予许可未办结"
+    ASSIST_PICKUP = "assist_pickup", "协办任务未签收"
+    HANDOFF_PICKUP = "handoff_pickup", "转办未接收"
+
+
+class StuckThreshold(models.Model):
+    """中梗阻阈值: how long a step may wait, in working hours or working days."""
+
+    step = models.CharField("环节", max_length=24, choices=StuckStep.choices, unique=True)
+    amount = models.PositiveSmallIntegerField("时长")
+    unit = models.CharField("单位", max_length=16, choices=ThresholdUnit.choices)
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "中梗阻阈值"
+        verbose_name_plural = "中梗阻阈值"
+        ordering = ["step"]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()}: {self.amount} {self.get_unit_display()}"
+
+
+class AlertKind(models.TextChoices):
+    STUCK = "stuck", "中梗阻"
+    ASSIST_OVERDUE = "assist_overdue", "协办超期"
+    DEADLINE_YELLOW = "deadline_yellow", "临近期限（黄灯）"
+    DEADLINE_RED = "deadline_red", "已超期（红灯）"
+
+
+class StuckAlert(models.Model):
+    """督办提醒: a step waiting too long, or a case turning yellow/red.
+
+    At most one open alert per case and step (`step_key`); it closes by itself when the case
+    moves on. Supervisors escalate it one division level up at a time."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField("类型", max_length=16, choices=AlertKind.choices)
+    # A StuckStep value for a stuck step, otherwise the kind (deadline_yellow, …).
+    step = models.CharField("环节类型", max_length=24)
+    step_key = models.CharField("环节键", max_length=40)
+    step_label = models.CharField("环节", max_length=100)
+    department = models.ForeignKey(
+        Department, verbose_name="主办部门", on_delete=models.PROTECT, related_name="alerts"
+    )
+    division_code = models.CharField("办理区划", max_length=12, db_index=True)
+    waiting_since = models.DateTimeField("等待起始")
+    raised_at = models.DateTimeField("提醒时间")
+    level = models.ForeignKey(
+        "core.Division", verbose_name="督办层级", on_delete=models.PROTECT, related_name="+"
+    )
+    escalation_count = models.PositiveSmallIntegerField("升级次数", default=0)
+    closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
+    close_reason = models.CharField("关闭原因", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = "督办提醒"
+        verbose_name_plural = "督办提醒"
+        ordering = ["waiting_since", "id"]
+        indexes = [
+            models.Index(fields=["division_code", "closed_at"], name="alert_scope_idx"),
+            models.Index(fields=["department", "closed_at"], name="alert_department_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "step_key"],
+                condition=models.Q(closed_at__isnull=True),
+                name="alert_one_open_per_step",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.step_label}"
+
+
+class AlertEscalation(models.Model):
+    """督办升级: an alert passed one division level up, by a supervisor (append-only)."""
+
+    alert = models.ForeignKey(StuckAlert, on_delete=models.PROTECT, related_name="escalations")
+    from_level = models.ForeignKey("core.Division", on_delete=models.PROTECT, related_name="+")
+    to_level = models.ForeignKey("core.Division", on_delete=models.PROTECT, related_name="+")
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField("督办意见", blank=True)
+    escalated_at = models.DateTimeField("升级时间")
+
+    class Meta:
+        verbose_name = "督办升级"
+        verbose_name_plural = "督办升级"
+        ordering = ["alert", "escalated_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_level_id} → {self.to_level_id}"
+
+
+# ---- 跨省通办 (cross-region receiving and handling, cases/crossregion.py) ----
+
+
+class ReceivedStage(models.TextChoices):
+    RECEIVED = "received", "待代收审核"
+    REFUSED = "refused", "代收未通过"
+    HANDED_OVER = "handed_over", "已移交办理地"
+    DECLINED = "declined", "办理地未受理"
+    IN_HANDLING = "in_handling", "办理地办理中"
+
+
+class ReceivedApplication(models.Model):
+    """代收件: an application received in this region for an item handled in another."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="received_applications"
+    )
+    receiving_region = models.CharField("代收地", max_length=12)
+    handling_region = models.CharField("办理地", max_length=12)
+    item_code = models.CharField("事项实施编码", max_length=64)
+    item_name = models.CharField("事项名称", max_length=200)
+    form_data = models.JSONField("申请表")
+    materials = models.JSONField("材料 (名称、摘要、内容)")
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    stage = models.CharField(
+        "代收状态", max_length=16, choices=ReceivedStage.choices, default=ReceivedStage.RECEIVED
+    )
+    checked_by = models.CharField("代收审核人", max_length=150, blank=True)
+    checked_at = models.DateTimeField("代收审核时间", null=True, blank=True)
+    note = models.TextField("说明", blank=True)
+    remote_case_id = models.CharField("办理地办件", max_length=64, blank=True)
+    remote_case_number = models.CharField("办理地办件编号", max_length=50, blank=True)
+    remote_status = models.CharField("办理地状态", max_length=24, blank=True)
+    last_sequence = models.PositiveIntegerField(default=0)
+    timeline = models.JSONField("办理过程", default=list)
+    created_at = models.DateTimeField("代收时间")
+
+    class Meta:
+        verbose_name = "代收件"
+        verbose_name_plural = "代收件"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "idempotency_key"], name="received_once_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_name} → {self.handling_region}"
+
+
+class CrossRegionOrigin(models.Model):
+    """跨省来件: in the handling region, the case came from another region's receiving desk."""
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="cross_region_origin")
+    receiving_region = models.CharField("代收地", max_length=12)
+    received_id = models.UUIDField("代收件编号")
+    sequence = models.PositiveIntegerField("已同步次数", default=0)
+
+    class Meta:
+        verbose_name = "跨省来件"
+        verbose_name_plural = "跨省来件"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["receiving_region", "received_id"], name="cross_region_origin_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} ← {self.receiving_region}"
+
+
+# ---- bundles (一件事) ----
+
+
+class BundleCaseStatus(models.TextChoices):
+    """The bundle's status, derived from its children's (stored for lists)."""
+
+    IN_PROGRESS = "in_progress", "办理中"
+    CORRECTION_REQUESTED = "correction_requested", "待补正"
+    DENIED = "denied", "部分事项未获准予"
+    COMPLETED = "completed", "已办结"
+
+
+class BundleCase(models.Model):
+    """一件事的一次申请: one submission that created one child case per item."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bundle = models.ForeignKey(
+        "catalog.Bundle", on_delete=models.PROTECT, related_name="bundle_cases"
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bundle_cases"
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="bundle_cases"
+    )
+    form_data = models.JSONField("一件事申请表", default=dict)
+    status = models.CharField(
+        "状态",
+        max_length=24,
+        choices=BundleCaseStatus.choices,
+        default=BundleCaseStatus.IN_PROGRESS,
+    )
+    submitted_at = models.DateTimeField("提交时间")
+    completed_at = models.DateTimeField("办结时间", null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 — NULL: no key, never unique-clashes
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "一件事办件"
+        verbose_name_plural = "一件事办件"
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "idempotency_key"], name="bundle_case_idempotency_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"一件事 {self.pk}"
+
+
+class BundleCaseChild(models.Model):
+    """A child case of a bundle case: one item, its own department, number and deadlines."""
+
+    bundle_case = models.ForeignKey(BundleCase, on_delete=models.PROTECT, related_name="children")
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="bundle_child")
+    bundle_item = models.ForeignKey(
+        "catalog.BundleItem", on_delete=models.PROTECT, related_name="+"
+    )
+    position = models.PositiveSmallIntegerField("顺序")
+    # bundle_item ids of the items whose results this child waits for
+    needs = models.JSONField("前序事项", default=list)
+
+    class Meta:
+        verbose_name = "一件事子办件"
+        verbose_name_plural = "一件事子办件"
+        ordering = ["bundle_case", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.bundle_case_id}#{self.position}"

@@ -62,6 +62,13 @@ ACTION_LABELS = {
     "deny": "不予许可",
     "complete": "办结",
     "submit": "提交申请",
+    "release": "前序事项办结，开始办理",  # 一件事 (cases/bundles.py)
+    # hand-offs (cases/collaboration.py): timeline steps that keep the status
+    "assist_request": "发起协办",
+    "assist_pick_up": "签收协办",
+    "assist_answer": "答复协办",
+    "transfer": "转办",
+    "transfer_pick_up": "接收转办",
 }
 COMMENT_REQUIRED = {"reject", "request_correction", "deny"}
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Schema
@@ -5,8 +7,9 @@ from ninja.pagination import paginate
 
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 
-from .models import ServiceItem
-from .schemas import ItemOut, ItemSummaryOut, MaterialOut
+from .bundles import bundle_form, bundle_get, bundles_list
+from .models import Bundle, ServiceItem
+from .schemas import BundleOut, BundleSummaryOut, ItemOut, ItemSummaryOut, MaterialOut
 from .selectors import item_get, items_list
 
 router = Router(tags=["catalog"])
@@ -65,3 +68,81 @@ def item_detail(request: HttpRequest, code: str = Path(..., max_length=31, patte
         "materials": [MaterialOut(**m) for m in version.materials],
         "form_schema": version.form_schema,
     }
+
+
+# ---- bundles (一件事) ----
+
+
+def bundle_out(bundle: Bundle, *, detail: bool) -> dict[str, Any]:
+    form = bundle_form(bundle)
+    positions = {part.bundle_item_id: part.position for part in form.parts}
+    summary = {
+        "code": bundle.code,
+        "name": bundle.name,
+        "description": bundle.description,
+        "basis": bundle.basis,
+        "division": bundle.division_id,
+        "lead_department": bundle.lead_department.name,
+        "item_count": len(form.parts),
+        "promised_days": form.critical.promised_days,
+        "separate_days": form.critical.separate_days,
+        "is_synthetic": bundle.is_synthetic,
+    }
+    if not detail:
+        return summary
+    critical = set(form.critical.path)
+    return {
+        **summary,
+        "parts": [
+            {
+                "position": part.position,
+                "item_code": part.item_code,
+                "name": part.name,
+                "department": part.department,
+                "committed_limit_days": part.committed_limit_days,
+                "needs": [positions[n] for n in part.needs],
+                "on_critical_path": part.bundle_item_id in critical,
+            }
+            for part in form.parts
+        ],
+        "dependencies": [
+            {
+                "upstream": positions[d.upstream_id],
+                "downstream": positions[d.downstream_id],
+                "outputs": d.outputs,
+            }
+            for d in bundle.dependencies.all()
+        ],
+        "materials": [
+            {
+                "code": m.code,
+                "name": m.name,
+                "material_type": m.material_type,
+                "is_mandatory": m.is_mandatory,
+                "used_by": [positions[item_id] for item_id, _ in m.uses],
+            }
+            for m in form.materials
+        ],
+        "form_schema": form.schema,
+    }
+
+
+class BundleFilters(Schema):
+    region: str | None = text(12, None, description="区划代码（含下级）")
+
+
+@router.get(
+    "/bundles", response={200: list[BundleSummaryOut], **error_responses(404, 422)}, auth=None
+)
+@paginate(Pagination)
+def bundle_list(request: HttpRequest, filters: Query[BundleFilters]) -> list[dict[str, Any]]:
+    """一件事目录（已发布），含承诺时限（关键路径）与分别办理时限之和。"""
+    return [bundle_out(b, detail=False) for b in bundles_list(region=filters.region)]
+
+
+@router.get("/bundles/{code}", response={200: BundleOut, **error_responses(404, 422)}, auth=None)
+def bundle_detail(
+    request: HttpRequest, code: str = Path(..., max_length=40, pattern=NO_NUL)
+) -> dict[str, Any]:
+    """一件事办事指南：组成事项、依赖关系、合并申请表与共用材料。"""
+    return bundle_out(bundle_get(code=code), detail=True)

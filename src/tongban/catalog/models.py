@@ -166,3 +166,97 @@ class ServiceItemVersion(models.Model):
 
     def material(self, code: str) -> dict | None:
         return next((m for m in self.materials if m["code"] == code), None)
+
+
+# ---- bundles (一件事) ----
+
+
+class BundleStatus(models.TextChoices):
+    DRAFT = "draft", "草稿"
+    PUBLISHED = "published", "已发布"
+
+
+class Bundle(models.Model):
+    """一件事: a life or business event handled as one application across departments.
+
+    Its items (`BundleItem`) are ordinary catalog items; `BundleDependency` says which item
+    needs the result of which. Saved only through `catalog.bundles.bundle_save` (or the admin,
+    which calls the same check): a dependency cycle is refused.
+    """
+
+    code = models.CharField("编码", max_length=40, unique=True, help_text="如 newborn")
+    name = models.CharField("名称", max_length=100)
+    description = models.TextField("说明", blank=True)
+    basis = models.CharField("依据", max_length=200, blank=True, help_text="如 国发〔2024〕3号")
+    division = models.ForeignKey(
+        Division, verbose_name="区划", on_delete=models.PROTECT, related_name="bundles"
+    )
+    lead_department = models.ForeignKey(
+        Department, verbose_name="牵头部门", on_delete=models.PROTECT, related_name="led_bundles"
+    )
+    status = models.CharField(
+        "状态", max_length=10, choices=BundleStatus.choices, default=BundleStatus.DRAFT
+    )
+    is_synthetic = models.BooleanField(
+        "演示合成", default=False, help_text="演示数据：组成事项或配置为合成，并非真实办事指南"
+    )
+
+    class Meta:
+        verbose_name = "一件事"
+        verbose_name_plural = "一件事"
+        ordering = ["division_id", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BundleItem(models.Model):
+    """One catalog item of a bundle; its department is the item's."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items")
+    item = models.ForeignKey(
+        ServiceItem, verbose_name="事项", on_delete=models.PROTECT, related_name="bundle_items"
+    )
+    order = models.PositiveSmallIntegerField("顺序", default=0)
+
+    class Meta:
+        verbose_name = "一件事的事项"
+        verbose_name_plural = "一件事的事项"
+        ordering = ["bundle", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bundle", "item"], name="bundle_item_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.item.name}"
+
+
+class BundleDependency(models.Model):
+    """`downstream` needs the result of `upstream`; `outputs` are the data elements that
+    upstream's result supplies to downstream's form (e.g. ["child.birth_certificate_number"])."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="dependencies")
+    upstream = models.ForeignKey(
+        BundleItem, verbose_name="前序事项", on_delete=models.CASCADE, related_name="+"
+    )
+    downstream = models.ForeignKey(
+        BundleItem, verbose_name="后续事项", on_delete=models.CASCADE, related_name="+"
+    )
+    outputs = models.JSONField("输出数据元", default=list, blank=True)
+
+    class Meta:
+        verbose_name = "事项依赖"
+        verbose_name_plural = "事项依赖"
+        ordering = ["bundle", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["upstream", "downstream"], name="bundle_dependency_unique"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(upstream=models.F("downstream")),
+                name="bundle_dependency_not_self",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upstream_id} → {self.downstream_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class MaterialOut(Schema):
@@ -95,3 +95,52 @@ class ItemOut(ItemSummaryOut):
     handle_location: str
     materials: list[MaterialOut]
     form_schema: dict[str, Any]
+
+
+# ---- bundles (一件事) ----
+
+
+class BundlePartOut(Schema):
+    position: int
+    item_code: str
+    name: str
+    department: str
+    committed_limit_days: int
+    needs: list[int] = Field(description="前序事项的 position")
+    on_critical_path: bool
+
+
+class BundleDependencyOut(Schema):
+    upstream: int = Field(description="前序事项的 position")
+    downstream: int
+    outputs: list[str] = Field(description="前序事项结果提供给后续事项的数据元")
+
+
+class BundleMaterialOut(Schema):
+    code: str = Field(description="一件事内的材料编码 (B01…)，提交时使用")
+    name: str
+    material_type: str
+    is_mandatory: bool
+    used_by: list[int] = Field(description="需要本材料的事项 position：上传一次，共用")
+
+
+class BundleSummaryOut(Schema):
+    code: str
+    name: str
+    description: str
+    basis: str
+    division: str
+    lead_department: str
+    item_count: int
+    promised_days: int = Field(description="承诺时限：依赖关系上承诺时限的最长路径（工作日）")
+    separate_days: int = Field(description="分别办理的承诺时限之和（工作日）")
+    is_synthetic: bool
+
+
+class BundleOut(BundleSummaryOut):
+    parts: list[BundlePartOut]
+    dependencies: list[BundleDependencyOut]
+    materials: list[BundleMaterialOut]
+    form_schema: dict[str, Any] = Field(
+        description="合并申请表：每个数据元只问一次；无数据元的字段按事项区分 (item<n>__<字段>)"
+    )

@@ -13,6 +13,9 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from tongban.cases.api import applications_router, cases_router
+from tongban.cases.api_bundles import bundle_cases_router
+from tongban.cases.api_crossregion import router as cross_region_router
+from tongban.cases.api_supervision import collaboration_router, supervision_router
 from tongban.catalog.api import router as catalog_router
 from tongban.core.api import router as interchange_router
 from tongban.core.errors import DomainError
@@ -35,6 +38,10 @@ api.add_router("/v1/auth", auth_router)
 api.add_router("/v1/catalog", catalog_router)
 api.add_router("/v1/applications", applications_router)
 api.add_router("/v1/cases", cases_router)
+api.add_router("/v1/bundle-cases", bundle_cases_router)
+api.add_router("/v1/cross-region", cross_region_router)
+api.add_router("/v1/collaboration", collaboration_router)
+api.add_router("/v1/supervision", supervision_router)
 api.add_router("/v1/exchange", exchange_router)
 api.add_router("/v1/interchange", interchange_router)
 api.add_router("/v1/ledger", ledger_router)

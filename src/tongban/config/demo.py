@@ -15,7 +15,11 @@ from faker import Faker
 
 from tongban.catalog.models import ServiceItem
 from tongban.catalog.selectors import version_declared_elements
-from tongban.catalog.services import catalog_seed, load_shared_data_document
+from tongban.catalog.services import (
+    catalog_seed,
+    load_demo_catalog_document,
+    load_shared_data_document,
+)
 from tongban.core import clock
 from tongban.core.ids import resident_id_checksum, uscc_checksum
 from tongban.core.models import Division
@@ -120,8 +124,13 @@ def seed_demo(*, synthetic_people: int = 30) -> list[DemoAccount]:
         )
     )
 
+    # The demo catalog's departments only: account names (gz19-clerk…) stay the same whatever
+    # other seeding (bundles, supervision) adds departments later.
+    catalog_codes = [entry["code"] for entry in load_demo_catalog_document()["departments"]]
     departments = list(
-        Department.objects.filter(items__isnull=False).distinct().order_by("division_id", "name")
+        Department.objects.filter(items__isnull=False, code__in=catalog_codes)
+        .distinct()
+        .order_by("division_id", "name")
     )
     for index, department in enumerate(departments, start=1):
         slug = _department_slug(department, index)
@@ -183,6 +192,14 @@ def seed_demo(*, synthetic_people: int = 30) -> list[DemoAccount]:
 
     _seed_synthetic_people(synthetic_people)
     accounts.extend(_seed_exchange())
+    # 一件事 scenarios with their items, departments and staff (config/demo_bundles.py).
+    from .demo_bundles import seed_bundles
+
+    accounts.extend(seed_bundles())
+    # Supervisors, stuck-case thresholds and a few stuck cases (config/demo_supervision.py).
+    from .demo_supervision import seed_supervision
+
+    accounts.extend(seed_supervision() or [])
     return accounts
 
 

@@ -7,6 +7,7 @@ from ninja import Router, Schema
 
 from . import interchange
 from .crypto import sm3_hex
+from .schemas import ErrorOut
 
 router = Router(tags=["interchange"], auth=None)
 
@@ -18,15 +19,9 @@ class RegionKeyOut(Schema):
     fingerprint: str  # first 16 hex chars of SM3(public key hex): compare out of band
 
 
-class ReceivedOut(Schema):
+class MessageReceivedOut(Schema):
     status: str
     reply: dict
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    fields: dict[str, str]
 
 
 @router.get("/regions/{code}", response={200: RegionKeyOut, 404: ErrorOut})
@@ -38,7 +33,7 @@ def region_key(request: HttpRequest, code: str) -> RegionKeyOut:
 
 @router.post(
     "/messages",
-    response={200: ReceivedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={200: MessageReceivedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     openapi_extra={
         "parameters": [
             {
@@ -60,9 +55,9 @@ def region_key(request: HttpRequest, code: str) -> RegionKeyOut:
         },
     },
 )
-def message_receive(request: HttpRequest) -> ReceivedOut:
+def message_receive(request: HttpRequest) -> MessageReceivedOut:
     """接收对端区域的签名消息：同一消息重复投递只处理一次，返回首次的回执。"""
     sender = request.headers.get(interchange.SENDER_HEADER, "")
     signature = interchange.decode_signature(request.headers.get(interchange.SIGNATURE_HEADER, ""))
     received = interchange.message_receive(sender=sender, body=request.body, signature=signature)
-    return ReceivedOut(status=received.status, reply=received.reply)
+    return MessageReceivedOut(status=received.status, reply=received.reply)

@@ -46,7 +46,6 @@ ENVELOPE_VERSION = 1
 KEY_PURPOSE = "interchange"
 SENDER_HEADER = "X-Tongban-Sender"
 SIGNATURE_HEADER = "X-Tongban-Signature"
-MAX_BODY_BYTES = 256 * 1024
 
 Handler = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 _handlers: dict[str, Handler] = {}
@@ -54,6 +53,11 @@ _handlers: dict[str, Handler] = {}
 
 class Unauthenticated(DomainError):
     status = 401
+
+
+def _max_body_bytes() -> int:
+    """A message may be as large as a request body may be (hand-offs carry materials)."""
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440)
 
 
 def handler_register(kind: str, handler: Handler) -> None:
@@ -172,7 +176,7 @@ def _transport(message: OutboundMessage) -> dict[str, Any]:
     timeout = float(settings.TONGBAN["INTERCHANGE_TIMEOUT_S"])
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            reply = json.loads(response.read(MAX_BODY_BYTES))
+            reply = json.loads(response.read(_max_body_bytes()))
     except urllib.error.HTTPError as error:
         detail = error.read(2000).decode("utf-8", "replace")
         raise ValueError(f"HTTP {error.code} {detail}") from error
@@ -212,7 +216,7 @@ def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
     peer = Peer.objects.filter(code=sender, is_active=True).first()
     if peer is None:
         raise PermissionDenied("unknown_sender", f"未配置或已停用的发送区域 {sender}")
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > _max_body_bytes():
         raise InvalidInput("message_too_large", "消息过大")
     if not sm2_verify(peer.public_key, body, signature):
         with transaction.atomic():

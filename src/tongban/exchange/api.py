@@ -42,8 +42,8 @@ from .schemas import (
     LookupOut,
     PrefillIn,
     PrefillOut,
-    VerificationIn,
-    VerificationOut,
+    RegistryVerificationIn,
+    RegistryVerificationOut,
 )
 from .selectors import (
     alerts_for_officer,
@@ -120,7 +120,7 @@ def element_list(request: HttpRequest, filters: Query[ElementFilters]) -> list[d
 @router.post(
     "/lookups",
     auth=SystemKey(),
-    response={200: LookupOut, **error_responses(401, 403, 404, 422, 504)},
+    response={200: LookupOut, **error_responses(400, 401, 403, 404, 422, 504)},
 )
 def lookup_create(request: HttpRequest, payload: LookupIn) -> dict[str, Any]:
     """数据查询：只返回已授权的数据元，按分级脱敏（授权批准明文且 plain=true 时除外）。"""
@@ -146,9 +146,9 @@ def lookup_create(request: HttpRequest, payload: LookupIn) -> dict[str, Any]:
 @router.post(
     "/verifications",
     auth=SystemKey(),
-    response={200: VerificationOut, **error_responses(401, 403, 404, 422, 504)},
+    response={200: RegistryVerificationOut, **error_responses(400, 401, 403, 404, 422, 504)},
 )
-def verification_create(request: HttpRequest, payload: VerificationIn) -> dict[str, Any]:
+def verification_create(request: HttpRequest, payload: RegistryVerificationIn) -> dict[str, Any]:
     """数据核验：回答“是/否”，不返回数据本身。"""
     result = lookup(
         caller=request.auth,  # type: ignore[attr-defined]
@@ -178,7 +178,7 @@ def grant_list(request: HttpRequest) -> Any:
     return MappedQuerySet(grants_for_staff(staff=actor.staff), presenters.grant)
 
 
-@router.post("/grants", response={201: GrantOut, **error_responses(401, 403, 404, 422)})
+@router.post("/grants", response={201: GrantOut, **error_responses(400, 401, 403, 404, 422)})
 def grant_create(request: HttpRequest, payload: GrantIn) -> Status[dict[str, Any]]:
     """共享申请：为本部门实施的事项申请数据元（不得超出事项声明的最小必要范围）。"""
     grant = grant_request(
@@ -193,7 +193,7 @@ def grant_create(request: HttpRequest, payload: GrantIn) -> Status[dict[str, Any
 
 @router.post(
     "/grants/{grant_id}/decision",
-    response={200: GrantOut, **error_responses(401, 403, 404, 409, 422)},
+    response={200: GrantOut, **error_responses(400, 401, 403, 404, 409, 422)},
 )
 def grant_decision(request: HttpRequest, grant_id: int, payload: GrantDecisionIn) -> dict[str, Any]:
     """数据责任部门审批共享申请：批准（设有效期）或拒绝（须说明理由）。"""
@@ -219,7 +219,7 @@ def consent_list(request: HttpRequest) -> Any:
     return MappedQuerySet(consents_for_user(user=actor.user), lambda c: presenters.consent(c, now))
 
 
-@router.post("/consents", response={201: list[ConsentOut], **error_responses(401, 403, 422)})
+@router.post("/consents", response={201: list[ConsentOut], **error_responses(400, 401, 403, 422)})
 def consent_create(request: HttpRequest, payload: ConsentIn) -> Status[list[dict[str, Any]]]:
     """授权某事项使用我的共享数据预填和核验（范围、用途、期限）。"""
     consents = consent_give(
@@ -254,7 +254,7 @@ def data_use_list(request: HttpRequest) -> Any:
     )
 
 
-@router.post("/prefill", response={200: PrefillOut, **error_responses(401, 403, 404, 422)})
+@router.post("/prefill", response={200: PrefillOut, **error_responses(400, 401, 403, 404, 422)})
 def prefill_create(request: HttpRequest, payload: PrefillIn) -> dict[str, Any]:
     """授权并预填：按事项声明的数据元从基础库填写和核验，可替代的材料免于上传。"""
     actor = _citizen(request)

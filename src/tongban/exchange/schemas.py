@@ -41,7 +41,7 @@ class LookupOut(Schema):
     is_fresh: bool
 
 
-class VerificationIn(Schema):
+class RegistryVerificationIn(Schema):
     subject: str = text(18)
     questions: dict[str, str] = Field(
         ..., min_length=1, max_length=20, description='如 {"person.marital_status": "已婚"}'
@@ -50,7 +50,7 @@ class VerificationIn(Schema):
     case_id: str = text(64, "")
 
 
-class VerificationOut(Schema):
+class RegistryVerificationOut(Schema):
     record_id: int
     registry: str
     found: bool

@@ -84,6 +84,7 @@ class StaffRole(models.TextChoices):
     DECISION = "decision", "决定"
     ADMIN = "admin", "管理"
     SECURITY = "security", "安全审计"
+    SUPERVISE = "supervise", "督办"
 
 
 class StaffMember(models.Model):

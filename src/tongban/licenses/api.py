@@ -20,10 +20,10 @@ from . import presenters
 from .schemas import (
     LicenseDetailOut,
     LicenseOut,
+    LicenseVerificationIn,
+    LicenseVerificationOut,
     PresentationOut,
     StatusChangeIn,
-    VerificationIn,
-    VerificationOut,
 )
 from .selectors import license_for_holder, licenses_for_holder
 from .services import (
@@ -50,9 +50,9 @@ def trust_list(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post(
-    "/verifications", auth=None, response={200: VerificationOut, **error_responses(400, 422)}
+    "/verifications", auth=None, response={200: LicenseVerificationOut, **error_responses(400, 422)}
 )
-def verification_create(request: HttpRequest, payload: VerificationIn) -> dict[str, Any]:
+def verification_create(request: HttpRequest, payload: LicenseVerificationIn) -> dict[str, Any]:
     """公开验证：亮证码（presentation）或离线证照文件（license_file），二选一。"""
     if (payload.presentation is None) == (payload.license_file is None):
         raise InvalidInput(
@@ -119,7 +119,7 @@ def _staff_license(request: HttpRequest) -> Any:
 
 @router.post(
     "/{license_id}/suspension",
-    response={200: LicenseOut, **error_responses(401, 403, 404, 409, 422)},
+    response={200: LicenseOut, **error_responses(400, 401, 403, 404, 409, 422)},
 )
 def license_suspension(
     request: HttpRequest, license_id: UUID, payload: StatusChangeIn
@@ -133,7 +133,7 @@ def license_suspension(
 
 @router.post(
     "/{license_id}/reinstatement",
-    response={200: LicenseOut, **error_responses(401, 403, 404, 409, 422)},
+    response={200: LicenseOut, **error_responses(400, 401, 403, 404, 409, 422)},
 )
 def license_reinstatement(
     request: HttpRequest, license_id: UUID, payload: StatusChangeIn
@@ -147,7 +147,7 @@ def license_reinstatement(
 
 @router.post(
     "/{license_id}/revocation",
-    response={200: LicenseOut, **error_responses(401, 403, 404, 409, 422)},
+    response={200: LicenseOut, **error_responses(400, 401, 403, 404, 409, 422)},
 )
 def license_revocation(
     request: HttpRequest, license_id: UUID, payload: StatusChangeIn

@@ -55,14 +55,14 @@ class CheckOut(Schema):
     detail: str
 
 
-class VerificationIn(Schema):
+class LicenseVerificationIn(Schema):
     presentation: str | None = text(2000, None, description="亮证码（扫码所得）")
     license_file: dict[str, Any] | None = Field(
         default=None, description="离线证照文件 (tongban-license-file/1)"
     )
 
 
-class VerificationOut(Schema):
+class LicenseVerificationOut(Schema):
     ok: bool
     code: str
     message: str

@@ -18,6 +18,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.cases import presenters
+from tongban.cases.bundles import bundle_cases_for_applicant, bundle_labels
 from tongban.cases.deadlines import DeadlineColour
 from tongban.cases.models import CaseStatus, MaterialSubmission
 from tongban.cases.selectors import (
@@ -313,7 +314,10 @@ def my_cases(request: HttpRequest, actor: Any) -> HttpResponse:
     today = clock.today()
     page = Paginator(cases_for_applicant(user=request.user), 20).get_page(request.GET.get("page"))
     rows = [presenters.case_summary(case, today) for case in page]
-    return render(request, "web/my_cases.html", {"page": page, "rows": rows})
+    marks = bundle_labels(case_ids=[row["id"] for row in rows])  # 一件事
+    rows = [{**row, "bundle": marks.get(row["id"])} for row in rows]
+    bundles = bundle_cases_for_applicant(user=request.user)[:20]
+    return render(request, "web/my_cases.html", {"page": page, "rows": rows, "bundles": bundles})
 
 
 @require_GET
@@ -573,6 +577,8 @@ def queue(request: HttpRequest, actor: Any) -> HttpResponse:
     )
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
     rows = [presenters.queue_row(case, today) for case in page]
+    marks = bundle_labels(case_ids=[row["id"] for row in rows])  # 一件事
+    rows = [{**row, "bundle": marks.get(row["id"])} for row in rows]
     year = today.year
     template = "web/_queue_rows.html" if request.headers.get("HX-Request") else "web/queue.html"
     return render(
@@ -605,6 +611,7 @@ def _case_context(case: Any, actor: Any) -> dict[str, Any]:
         "materials": presenters.materials(case),
         "shared_data": presenters.shared_data(case),
         "form_rows": _form_rows(case),
+        "bundle": bundle_labels(case_ids=[case.pk]).get(case.pk),  # 一件事
         "actions": [
             (action, ACTION_LABELS[action])
             for action in presenters.allowed_actions(case, actor.staff)

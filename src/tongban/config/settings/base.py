@@ -231,6 +231,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tongban.licenses.expire_due",
         "schedule": crontab(hour=0, minute=15),
     },
+    # 中梗阻: steps and hand-offs waiting past their thresholds raise alerts (ADR 0013).
+    "cases-stuck-detect": {"task": "tongban.cases.stuck_detect", "schedule": 600.0},
+    # Deadline warnings: cases turning yellow or red raise alerts (ADR 0013).
+    "cases-deadline-warn": {"task": "tongban.cases.deadline_warn", "schedule": 3600.0},
     # Resend hand-off messages whose peer has not acknowledged them yet (ADR 0011).
     "interchange-outbox-deliver-due": {
         "task": "tongban.core.tasks.outbox_deliver_due",

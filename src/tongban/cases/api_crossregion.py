@@ -1,0 +1,156 @@
+"""跨省通办 API: applicants apply here for another region's item; clerks check and hand over."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Field, Header, Router, Schema
+from ninja.responses import Status
+
+from tongban.core.errors import NotFound, PermissionDenied
+from tongban.core.schemas import NO_NUL, error_responses, text
+from tongban.identity.auth import request_actor
+
+from . import crossregion
+from .api import _decode
+from .schemas import MAX_FORM_FIELDS, FormData, MaterialIn
+
+router = Router(tags=["cross-region"])
+
+
+class ReceivedIn(Schema):
+    item_code: str = text(31, description="办理地事项实施编码")
+    handling_region: str = text(12, description="办理地区划代码（省级），如 330000")
+    receiving_region: str | None = text(12, None, description="代收地；缺省为本平台的首个区域")
+    form: FormData = Field(default={}, max_length=MAX_FORM_FIELDS)
+    materials: list[MaterialIn] = Field(default=[], max_length=50)
+
+
+class ReceivedMaterialOut(Schema):
+    material_code: str
+    material_name: str
+    filename: str
+    size: int
+    sha256: str
+
+
+class CrossRegionTimelineEntryOut(Schema):
+    at: str
+    action: str
+    label: str
+    region: str
+    comment: str
+
+
+class ReceivedOut(Schema):
+    id: UUID
+    item_code: str
+    item_name: str
+    receiving_region: str
+    handling_region: str
+    stage: str
+    stage_label: str
+    remote_case_number: str
+    remote_status: str
+    remote_status_label: str
+    note: str
+    applicant: str
+    materials: list[ReceivedMaterialOut]
+    timeline: list[CrossRegionTimelineEntryOut]
+    created_at: str
+
+
+class ReceivedCheckIn(Schema):
+    accept: bool
+    comment: str = text(500, "")
+
+
+@router.post(
+    "/applications",
+    response={
+        201: ReceivedOut,
+        200: ReceivedOut,
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 503),
+    },
+)
+def received_create(
+    request: HttpRequest,
+    payload: ReceivedIn,
+    idempotency_key: str | None = Header(
+        default=None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=NO_NUL
+    ),
+) -> Status[dict[str, Any]]:
+    """异地代收：向本地提交外省（办理地）开通跨省通办的事项，经代收审核后移交办理地。"""
+    actor = request_actor(request)
+    existing = bool(
+        idempotency_key
+        and actor.user is not None
+        and crossregion.ReceivedApplication.objects.filter(
+            applicant=actor.user, idempotency_key=idempotency_key
+        ).exists()
+    )
+    received = crossregion.received_application_submit(
+        actor=actor,
+        item_code=payload.item_code,
+        handling_region=payload.handling_region,
+        receiving_region=payload.receiving_region,
+        form_data=payload.form,
+        materials=_decode(payload.materials),
+        idempotency_key=idempotency_key,
+    )
+    return Status(200 if existing else 201, crossregion.received_summary(received))
+
+
+@router.get("/applications", response={200: list[ReceivedOut], **error_responses(401)})
+def received_mine(request: HttpRequest) -> list[dict[str, Any]]:
+    """我的跨省通办申请（含办理地同步的办理过程）。"""
+    rows = crossregion.received_for_applicant(user=request_actor(request).user).select_related(
+        "applicant"
+    )
+    return [crossregion.received_summary(row) for row in rows[:100]]
+
+
+@router.get(
+    "/applications/{received_id}", response={200: ReceivedOut, **error_responses(401, 404, 422)}
+)
+def received_detail(request: HttpRequest, received_id: UUID) -> dict[str, Any]:
+    """跨省通办申请详情（仅申请人本人）。"""
+    row = (
+        crossregion.received_for_applicant(user=request_actor(request).user)
+        .filter(pk=received_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound("received_not_found", "代收件不存在")
+    return crossregion.received_summary(row)
+
+
+@router.get("/received", response={200: list[ReceivedOut], **error_responses(401, 403)})
+def received_queue(request: HttpRequest) -> list[dict[str, Any]]:
+    """代收件（本区域工作人员）：待审核与已移交的异地申请。"""
+    actor = request_actor(request)
+    if actor.staff is None:
+        raise PermissionDenied("staff_required", "仅限工作人员")
+    rows = crossregion.received_applications_for_staff(actor=actor).select_related(
+        "applicant__citizen"
+    )
+    return [crossregion.received_summary(row) for row in rows[:200]]
+
+
+@router.post(
+    "/received/{received_id}/check",
+    response={200: ReceivedOut, **error_responses(400, 401, 403, 404, 409, 422)},
+)
+def received_check(
+    request: HttpRequest, received_id: UUID, payload: ReceivedCheckIn
+) -> dict[str, Any]:
+    """代收审核：核验身份与材料，通过后签名移交办理地，或说明理由退回。"""
+    received = crossregion.received_application_check(
+        actor=request_actor(request),
+        received_id=received_id,
+        accept=payload.accept,
+        comment=payload.comment,
+    )
+    return crossregion.received_summary(received)

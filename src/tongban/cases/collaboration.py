@@ -1,0 +1,515 @@
+"""Collaboration (主办 / 协办): assisting tasks and hand-offs between departments.
+
+The lead (主办) department of a case is the department that handles it (`Case.department`).
+Its staff may ask another department to assist (`AssistTask`): the assisting (协办) department
+sees the task in its queue, picks it up and answers (done, or declined with a reason). The
+lead may also pass a case not yet accepted to another department of the same province (转办);
+the receiving department picks it up explicitly or by acting on the case.
+
+Every hand-off is a `Handoff` row, a step in the case timeline (the status does not change) and
+an audit record, all in one transaction. Assisting staff see only what the task needs: the
+case summary, the applicant masked, and the form fields the lead chose to share.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from tongban.core import clock
+from tongban.core.audit import audit_record_append
+from tongban.core.calendar import Calendar
+from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tongban.core.masking import mask
+from tongban.identity.models import Department, StaffMember, StaffRole
+from tongban.identity.selectors import Actor
+
+from .models import (
+    AssistTask,
+    AssistTaskStatus,
+    Case,
+    CaseStatus,
+    CaseTransition,
+    Handoff,
+    HandoffKind,
+    StuckAlert,
+)
+from .presenters import masked_applicant
+from .selectors import _uuid, case_for_staff
+
+HANDLER_ROLES = {StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION}
+CLOSED = {CaseStatus.REJECTED, CaseStatus.COMPLETED}
+TRANSFERABLE = {CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED}
+MAX_TEXT = 2000
+MAX_DUE_DAYS = 60
+
+# Timeline labels of the hand-off steps live in services.ACTION_LABELS.
+# Form-schema formats whose values are personal data, masked for the assisting department.
+MASKED_FORMATS = {"id_number": "id_number", "phone": "phone"}
+
+
+def _staff(actor: Actor) -> StaffMember:
+    if actor.staff is None:
+        raise NotFound("case_not_found", "办件不存在")
+    return actor.staff
+
+
+def _require_handler(staff: StaffMember) -> None:
+    """Checked after the object was found in scope: outside it the answer is 404, never 403."""
+    if not HANDLER_ROLES & set(staff.roles):
+        raise PermissionDenied("handler_role_required", "需要受理、审查或决定岗位权限")
+
+
+def _text(value: str, name: str, label: str, *, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{name}_required", f"请填写{label}", fields={name: "必填"})
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(
+            f"{name}_too_long", f"{label}不能超过2000字", fields={name: "不能超过2000字"}
+        )
+    return value
+
+
+def _department(code: str) -> Department:
+    department = Department.objects.select_related("division").filter(code=code).first()
+    if department is None:
+        raise InvalidInput(
+            "department_unknown",
+            "部门不存在",
+            fields={"department_code": "没有该统一社会信用代码的部门"},
+        )
+    return department
+
+
+def _step(case: Case, action: str, actor: Actor, role: str, comment: str, now: datetime) -> None:
+    """The hand-off in the case timeline: a step that keeps the status."""
+    CaseTransition.objects.create(
+        case=case,
+        action=action,
+        from_status=case.status,
+        to_status=case.status,
+        actor=actor.user,
+        actor_role=role,
+        comment=comment,
+        occurred_at=now,
+    )
+
+
+def _handoff(
+    case: Case,
+    kind: str,
+    from_department: Department | int,
+    to_department: Department | int,
+    actor: Actor,
+    now: datetime,
+    *,
+    task: AssistTask | None = None,
+    note: str = "",
+) -> Handoff:
+    assert actor.user is not None  # staff only reach here
+    return Handoff.objects.create(
+        case=case,
+        kind=kind,
+        from_department_id=getattr(from_department, "pk", from_department),
+        to_department_id=getattr(to_department, "pk", to_department),
+        assist_task=task,
+        actor=actor.user,
+        note=note,
+        occurred_at=now,
+    )
+
+
+def _close_alerts(keys: list[str], reason: str, now: datetime) -> None:
+    StuckAlert.objects.filter(step_key__in=keys, closed_at=None).update(
+        closed_at=now, close_reason=reason
+    )
+
+
+# ---------------------------------------------------------------- assisting tasks
+
+
+def assist_task_create(
+    *,
+    actor: Actor,
+    case_id: Any,
+    department_code: str,
+    request: str,
+    due_days: int,
+    shared_fields: list[str] | None = None,
+) -> AssistTask:
+    """发起协办: the lead department asks another department to assist on a case."""
+    with transaction.atomic():
+        staff = _staff(actor)
+        case = case_for_staff(staff=staff, case_id=case_id, lock=True)
+        _require_handler(staff)
+        if case.status in CLOSED:
+            raise Conflict("case_closed", "办件已办结或不予受理，不能发起协办")
+        department = _department(department_code)
+        if department.pk == case.department_id:
+            raise InvalidInput(
+                "assist_own_department",
+                "协办部门不能是主办部门本身",
+                fields={"department_code": "请选择其他部门"},
+            )
+        request = _text(request, "request", "协办事项")
+        if not 1 <= due_days <= MAX_DUE_DAYS:
+            raise InvalidInput(
+                "due_days_invalid", "协办时限应为1–60个工作日", fields={"due_days": "1–60"}
+            )
+        fields = list(dict.fromkeys(shared_fields or []))
+        known = set(case.item_version.form_schema.get("properties", {}))
+        unknown = [name for name in fields if name not in known]
+        if unknown:
+            raise InvalidInput(
+                "shared_field_unknown",
+                "申请表没有这些字段：" + "、".join(unknown)[:200],
+                fields={"shared_fields": "字段不存在"},
+            )
+        if AssistTask.objects.filter(
+            case=case, department=department, status=AssistTaskStatus.OPEN
+        ).exists():
+            raise Conflict("assist_task_open", f"已向{department.name}发起协办，尚未答复")
+        now = clock.now()
+        task = AssistTask.objects.create(
+            case=case,
+            lead_department_id=case.department_id,
+            department=department,
+            request=request,
+            shared_fields=fields,
+            due_days=due_days,
+            due_on=Calendar.load().add_working_days(clock.today(), due_days).day,
+            created_by=staff.user,
+            created_at=now,
+        )
+        _handoff(
+            case,
+            HandoffKind.ASSIST_REQUESTED,
+            case.department_id,
+            department,
+            actor,
+            now,
+            task=task,
+        )
+        _step(case, "assist_request", actor, "lead", f"请{department.name}协办", now)
+        audit_record_append(
+            actor=actor.label,
+            action="case.assist_request",
+            object_type="case",
+            object_id=str(case.pk),
+            detail={"task": task.pk, "department": department.code, "due_on": str(task.due_on)},
+        )
+    return task
+
+
+def assist_tasks_for_staff(*, staff: StaffMember | None) -> QuerySet[AssistTask]:
+    """The assisting department's queue: tasks for the staff's department, cases within the
+    staff's region scope."""
+    if staff is None:
+        raise PermissionDenied("staff_required", "仅工作人员可查看协办任务")
+    return AssistTask.objects.filter(
+        department_id=staff.department_id,
+        case__division_code__startswith=staff.scope.subtree_prefix,
+    ).select_related(
+        "case", "case__item_version", "case__application", "lead_department", "department"
+    )
+
+
+def assist_task_for_staff(
+    *, staff: StaffMember | None, task_id: Any, lock: bool = False
+) -> AssistTask:
+    if staff is None:
+        raise NotFound("assist_task_not_found", "协办任务不存在")
+    tasks = assist_tasks_for_staff(staff=staff)
+    if lock:
+        tasks = tasks.select_for_update(of=("self",))
+    try:
+        key = int(task_id)
+    except (TypeError, ValueError):
+        key = -1
+    task = tasks.filter(pk=key).first()
+    if task is None:
+        raise NotFound("assist_task_not_found", "协办任务不存在")
+    return task
+
+
+def assist_tasks_for_case(*, staff: StaffMember | None, case_id: Any) -> QuerySet[AssistTask]:
+    """The lead's view of a case's assisting tasks (the case must be in the staff's queue)."""
+    if staff is None:
+        raise NotFound("case_not_found", "办件不存在")
+    case = case_for_staff(staff=staff, case_id=case_id)
+    return case.assist_tasks.select_related("department", "lead_department").order_by(
+        "created_at", "id"
+    )
+
+
+def _pick_up(task: AssistTask, actor: Actor, now: datetime) -> None:
+    task.picked_up_by = actor.user
+    task.picked_up_at = now
+    task.save(update_fields=["picked_up_by", "picked_up_at"])
+    _handoff(
+        task.case,
+        HandoffKind.ASSIST_PICKED_UP,
+        task.lead_department_id,
+        task.department_id,
+        actor,
+        now,
+        task=task,
+    )
+    _step(task.case, "assist_pick_up", actor, "assisting", f"{task.department.name}已签收", now)
+    _close_alerts([f"assist:{task.pk}:pickup"], "协办任务已签收", now)
+    audit_record_append(
+        actor=actor.label,
+        action="case.assist_pick_up",
+        object_type="case",
+        object_id=str(task.case_id),
+        detail={"task": task.pk},
+    )
+
+
+def assist_task_pick_up(*, actor: Actor, task_id: Any) -> AssistTask:
+    """签收: the assisting department takes the task (a second pick-up changes nothing)."""
+    with transaction.atomic():
+        staff = _staff(actor)
+        task = assist_task_for_staff(staff=staff, task_id=task_id, lock=True)
+        _require_handler(staff)
+        if task.status != AssistTaskStatus.OPEN:
+            raise Conflict("assist_task_closed", "协办任务已答复")
+        if task.picked_up_at is None:
+            _pick_up(task, actor, clock.now())
+    return task
+
+
+def assist_task_answer(*, actor: Actor, task_id: Any, outcome: str, answer: str) -> AssistTask:
+    """答复协办: done with the assisting department's answer, or declined with the reason."""
+    with transaction.atomic():
+        staff = _staff(actor)
+        task = assist_task_for_staff(staff=staff, task_id=task_id, lock=True)
+        _require_handler(staff)
+        if outcome not in (AssistTaskStatus.DONE, AssistTaskStatus.DECLINED):
+            raise InvalidInput(
+                "outcome_invalid",
+                "答复结果应为 done 或 declined",
+                fields={"outcome": "done | declined"},
+            )
+        answer = _text(answer, "answer", "协办意见")
+        if task.status != AssistTaskStatus.OPEN:
+            raise Conflict("assist_task_closed", "协办任务已答复")
+        now = clock.now()
+        if task.picked_up_at is None:
+            _pick_up(task, actor, now)
+        task.status = outcome
+        task.answer = answer
+        task.answered_by = actor.user
+        task.answered_at = now
+        task.save(update_fields=["status", "answer", "answered_by", "answered_at"])
+        _handoff(
+            task.case,
+            HandoffKind.ASSIST_ANSWERED,
+            task.department_id,
+            task.lead_department_id,
+            actor,
+            now,
+            task=task,
+        )
+        verb = "已答复" if outcome == AssistTaskStatus.DONE else "已退回"
+        _step(task.case, "assist_answer", actor, "assisting", f"{task.department.name}{verb}", now)
+        _close_alerts(
+            [f"assist:{task.pk}:pickup", f"assist:{task.pk}:overdue"], "协办任务已答复", now
+        )
+        audit_record_append(
+            actor=actor.label,
+            action="case.assist_answer",
+            object_type="case",
+            object_id=str(task.case_id),
+            detail={"task": task.pk, "outcome": outcome},
+        )
+    return task
+
+
+def assist_task_view(task: AssistTask) -> dict[str, Any]:
+    """What the assisting department may see: the task, the case summary with the applicant
+    masked, and only the form fields the lead shared (personal formats masked)."""
+    case = task.case
+    properties = case.item_version.form_schema.get("properties", {})
+    form = case.application.form_data
+    shared = []
+    for name in task.shared_fields:
+        spec = properties.get(name, {})
+        value = form.get(name)
+        kind = MASKED_FORMATS.get(spec.get("format", ""))
+        shown = mask(str(value), kind) if kind and value else value
+        shared.append({"name": name, "title": spec.get("title", name), "value": shown})
+    return {
+        **assist_task_row(task),
+        "case": {
+            "case_number": case.case_number,
+            "item_name": case.item_version.name,
+            "lead_department": task.lead_department.name,
+            "status": case.status,
+            "status_label": CaseStatus(case.status).label,
+            "submitted_at": case.submitted_at,
+            "committed_deadline": case.committed_deadline,
+            **masked_applicant(case),
+        },
+        "shared_form": shared,
+    }
+
+
+def assist_task_row(task: AssistTask) -> dict[str, Any]:
+    return {
+        "id": task.pk,
+        "case_id": task.case_id,
+        "case_number": task.case.case_number,
+        "lead_department": task.lead_department.name,
+        "department": task.department.name,
+        "request": task.request,
+        "shared_fields": task.shared_fields,
+        "due_days": task.due_days,
+        "due_on": task.due_on,
+        "status": task.status,
+        "status_label": AssistTaskStatus(task.status).label,
+        "created_at": task.created_at,
+        "picked_up_at": task.picked_up_at,
+        "answered_at": task.answered_at,
+        "answer": task.answer,
+    }
+
+
+# ---------------------------------------------------------------- transfers (转办)
+
+
+def case_transfer(*, actor: Actor, case_id: Any, department_code: str, note: str) -> Handoff:
+    """转办: pass a case not yet accepted to another department of the same province; it moves
+    to that department's queue and waits to be picked up."""
+    with transaction.atomic():
+        staff = _staff(actor)
+        case = case_for_staff(staff=staff, case_id=case_id, lock=True)
+        if not staff.has_role(StaffRole.INTAKE):
+            raise PermissionDenied("role_required", "“转办”需要受理岗位权限")
+        if case.status not in TRANSFERABLE:
+            raise Conflict(
+                "illegal_transition",
+                f"办件当前状态为“{case.get_status_display()}”，只有未受理的办件可以转办",
+            )
+        note = _text(note, "note", "转办理由")
+        target = _department(department_code)
+        if target.pk == case.department_id:
+            raise InvalidInput(
+                "transfer_same_department",
+                "不能转办给本部门",
+                fields={"department_code": "请选择其他部门"},
+            )
+        if target.division_id[:2] != case.division_code[:2]:
+            raise InvalidInput(
+                "transfer_other_province",
+                "转办限本省部门；跨省办理请走跨省通办",
+                fields={"department_code": "非本省部门"},
+            )
+        now = clock.now()
+        source = case.department_id
+        case.department = target
+        case.division_code = target.division_id
+        case.version += 1
+        case.save(update_fields=["department", "division_code", "version"])
+        handoff = _handoff(
+            case, HandoffKind.CASE_TRANSFERRED, source, target, actor, now, note=note
+        )
+        _step(case, "transfer", actor, "lead", f"转至{target.name}", now)
+        # The old department's waiting steps are no longer its business.
+        StuckAlert.objects.filter(case=case, closed_at=None, step_key__startswith="status:").update(
+            closed_at=now, close_reason="已转办"
+        )
+        audit_record_append(
+            actor=actor.label,
+            action="case.transfer",
+            object_type="case",
+            object_id=str(case.pk),
+            detail={"from": source, "to": target.code},
+        )
+    return handoff
+
+
+def _pick_up_transfers(case: Case, actor_user: Any, now: datetime, label: str) -> int:
+    waiting = list(
+        Handoff.objects.select_for_update().filter(
+            case=case,
+            kind=HandoffKind.CASE_TRANSFERRED,
+            to_department_id=case.department_id,
+            picked_up_at=None,
+        )
+    )
+    for handoff in waiting:
+        handoff.picked_up_at = now
+        handoff.save(update_fields=["picked_up_at"])
+        Handoff.objects.create(
+            case=case,
+            kind=HandoffKind.TRANSFER_PICKED_UP,
+            from_department_id=handoff.from_department_id,
+            to_department_id=handoff.to_department_id,
+            actor=actor_user,
+            note=label,
+            occurred_at=now,
+        )
+        _close_alerts([f"handoff:{handoff.pk}"], "转办已接收", now)
+    return len(waiting)
+
+
+def transfer_pick_up(*, actor: Actor, case_id: Any) -> Case:
+    """接收转办: the receiving department takes a case transferred to it."""
+    with transaction.atomic():
+        staff = _staff(actor)
+        case = case_for_staff(staff=staff, case_id=case_id, lock=True)
+        _require_handler(staff)
+        now = clock.now()
+        if not _pick_up_transfers(case, actor.user, now, "签收"):
+            raise Conflict("nothing_to_pick_up", "该办件没有待接收的转办")
+        _step(case, "transfer_pick_up", actor, "lead", f"{case.department.name}已接收", now)
+        audit_record_append(
+            actor=actor.label,
+            action="case.transfer_pick_up",
+            object_type="case",
+            object_id=str(case.pk),
+        )
+    return case
+
+
+def transfers_pick_up_on_action(*, case_id: Any, now: datetime) -> int:
+    """Acting on a transferred case (e.g. accepting it) picks the transfer up implicitly."""
+    try:
+        key = _uuid(case_id)
+    except NotFound:
+        return 0
+    case = Case.objects.filter(pk=key).select_related("department").first()
+    if case is None:
+        return 0
+    last = case.transitions.order_by("-occurred_at", "-id").first()
+    if last is None or last.actor_id is None or last.actor_role == "applicant":
+        return 0
+    return _pick_up_transfers(case, last.actor, now, "办理即接收")
+
+
+def handoffs_for_case(*, staff: StaffMember | None, case_id: Any) -> QuerySet[Handoff]:
+    if staff is None:
+        raise NotFound("case_not_found", "办件不存在")
+    case = case_for_staff(staff=staff, case_id=case_id)
+    return case.handoffs.select_related("from_department", "to_department").order_by(
+        "occurred_at", "id"
+    )
+
+
+def handoff_row(handoff: Handoff) -> dict[str, Any]:
+    return {
+        "id": handoff.pk,
+        "kind": handoff.kind,
+        "kind_label": HandoffKind(handoff.kind).label,
+        "from_department": handoff.from_department.name,
+        "to_department": handoff.to_department.name,
+        "assist_task_id": handoff.assist_task_id,
+        "note": handoff.note,
+        "occurred_at": handoff.occurred_at,
+        "picked_up_at": handoff.picked_up_at,
+    }

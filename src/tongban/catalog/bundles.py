@@ -1,0 +1,441 @@
+"""一件事一次办: bundles of catalog items — saving (no cycles), the merged form, shared
+materials and the critical path.
+
+The data elements (数据元) are one vocabulary: the registry-backed elements of
+`exchange/elements.py` (`person.*`, `enterprise.*`, `license.*`) plus the bundle-level elements
+below, which no registry holds: what the applicant states once for several departments
+(`child.birth_date`, `guardian.id_number`) and what one item's result supplies to another
+(`child.birth_certificate_number`). A form field carries its element as `x-element`; a bundle
+asks each element once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+
+from tongban.core.audit import audit_record_append
+from tongban.core.errors import InvalidInput, NotFound
+from tongban.core.models import Division
+from tongban.identity.models import Department
+
+from .formschema import ELEMENT_CODE_PATTERN
+from .models import (
+    Bundle,
+    BundleDependency,
+    BundleItem,
+    BundleStatus,
+    ServiceItem,
+    ServiceItemVersion,
+)
+
+# code → (name, kind). kind "input": stated by the applicant once; "result": supplied by an
+# item's result (its value is the number of the document the upstream case issued).
+BUNDLE_ELEMENTS: dict[str, tuple[str, str]] = {
+    "child.name": ("新生儿姓名", "input"),
+    "child.gender": ("新生儿性别", "input"),
+    "child.birth_date": ("新生儿出生日期", "input"),
+    "child.birth_place": ("出生地点", "input"),
+    "child.birth_certificate_number": ("出生医学证明编号", "result"),
+    "child.household_registration_number": ("户口登记编号", "result"),
+    "child.medical_insurance_number": ("医保参保登记编号", "result"),
+    "guardian.name": ("监护人姓名", "input"),
+    "guardian.id_number": ("监护人公民身份号码", "input"),
+    "guardian.relationship": ("与新生儿关系", "input"),
+    "contact.phone": ("联系电话", "input"),
+    "contact.address": ("联系地址", "input"),
+    "business.name": ("店铺（企业）名称", "input"),
+    "business.address": ("经营场所地址", "input"),
+    "business.scope": ("经营范围", "input"),
+    "business.operator_id_number": ("经营者公民身份号码", "input"),
+    "business.license_number": ("营业执照登记编号", "result"),
+    "business.food_license_number": ("食品经营许可证编号", "result"),
+    "enterprise.tax_clearance_number": ("清税证明编号", "result"),
+    "enterprise.deregistration_reason": ("注销原因", "input"),
+    "retiree.retirement_date": ("退休日期", "input"),
+    "retiree.pension_approval_number": ("退休审批编号", "result"),
+    "deceased.name": ("逝者姓名", "input"),
+    "deceased.id_number": ("逝者公民身份号码", "input"),
+    "deceased.death_date": ("死亡日期", "input"),
+    "deceased.death_certificate_number": ("死亡医学证明编号", "result"),
+    "deceased.household_cancellation_number": ("户口注销编号", "result"),
+}
+RESULT_ELEMENTS = frozenset(code for code, (_, kind) in BUNDLE_ELEMENTS.items() if kind == "result")
+
+
+# ---------------------------------------------------------------- the dependency graph
+
+
+def dependency_cycle(nodes: list[Any], edges: list[tuple[Any, Any]]) -> list[Any] | None:
+    """A cycle in the graph (as a list of nodes, first repeated last), or None."""
+    successors: dict[Any, list[Any]] = defaultdict(list)
+    for upstream, downstream in edges:
+        successors[upstream].append(downstream)
+    white, grey, black = 0, 1, 2
+    colour = dict.fromkeys(nodes, white)
+    stack_path: list[Any] = []
+
+    def visit(node: Any) -> list[Any] | None:
+        colour[node] = grey
+        stack_path.append(node)
+        for following in successors[node]:
+            if colour.get(following, white) == grey:
+                return [*stack_path[stack_path.index(following) :], following]
+            if colour.get(following, white) == white:
+                found = visit(following)
+                if found:
+                    return found
+        stack_path.pop()
+        colour[node] = black
+        return None
+
+    for node in nodes:
+        if colour[node] == white and (found := visit(node)):
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class CriticalPath:
+    """承诺时限: the longest chain of committed limits through the dependency graph."""
+
+    promised_days: int  # the bundle's promised time (working days)
+    separate_days: int  # the sum of the items' committed limits, applied for one by one
+    path: list[Any]  # the nodes of the longest chain, in order
+
+
+def critical_path(days: dict[Any, int], edges: list[tuple[Any, Any]]) -> CriticalPath:
+    """Longest path by committed working days; the graph must be acyclic."""
+    predecessors: dict[Any, list[Any]] = defaultdict(list)
+    for upstream, downstream in edges:
+        predecessors[downstream].append(upstream)
+    finish: dict[Any, int] = {}
+    via: dict[Any, Any] = {}
+
+    def finish_of(node: Any) -> int:
+        if node not in finish:
+            best = None
+            for before in predecessors[node]:
+                if best is None or finish_of(before) > finish_of(best):
+                    best = before
+            via[node] = best
+            finish[node] = days[node] + (finish_of(best) if best is not None else 0)
+        return finish[node]
+
+    if not days:
+        return CriticalPath(0, 0, [])
+    last = max(days, key=finish_of)
+    path = [last]
+    while via.get(path[0]) is not None:
+        path.insert(0, via[path[0]])
+    return CriticalPath(finish[last], sum(days.values()), path)
+
+
+# ---------------------------------------------------------------- saving
+
+
+@dataclass(frozen=True)
+class DependencySpec:
+    """`downstream` (an index into the items) needs the result of `upstream`."""
+
+    upstream: int
+    downstream: int
+    outputs: tuple[str, ...] = ()
+
+
+def _form_elements(version: ServiceItemVersion) -> set[str]:
+    return {
+        spec["x-element"]
+        for spec in version.form_schema.get("properties", {}).values()
+        if spec.get("x-element")
+    }
+
+
+def dependencies_check(items: list[ServiceItem], dependencies: list[DependencySpec]) -> None:
+    """Refuse a dependency graph that has a cycle, or outputs that cannot flow."""
+    names = [item.name for item in items]
+    edges = []
+    for dependency in dependencies:
+        if not (0 <= dependency.upstream < len(items) and 0 <= dependency.downstream < len(items)):
+            raise InvalidInput("bundle_dependency_invalid", "依赖关系引用了不在本一件事中的事项")
+        if dependency.upstream == dependency.downstream:
+            raise InvalidInput(
+                "bundle_dependency_invalid", f"事项“{names[dependency.upstream]}”不能依赖自身"
+            )
+        edges.append((dependency.upstream, dependency.downstream))
+    cycle = dependency_cycle(list(range(len(items))), edges)
+    if cycle:
+        raise InvalidInput(
+            "bundle_cycle",
+            "事项依赖存在循环，无法确定办理顺序：" + " → ".join(names[i] for i in cycle),
+        )
+    for dependency in dependencies:
+        upstream, downstream = items[dependency.upstream], items[dependency.downstream]
+        for element in dependency.outputs:
+            if not re.match(ELEMENT_CODE_PATTERN, element):
+                raise InvalidInput("bundle_output_invalid", f"输出数据元编码无效：{element}")
+            if downstream.current_version is None or element not in _form_elements(
+                downstream.current_version
+            ):
+                raise InvalidInput(
+                    "bundle_output_invalid",
+                    f"“{downstream.name}”的申请表中没有标注数据元 {element} 的字段",
+                )
+            upstream_elements = (
+                _form_elements(upstream.current_version) if upstream.current_version else set()
+            )
+            if element not in RESULT_ELEMENTS and element not in upstream_elements:
+                raise InvalidInput(
+                    "bundle_output_invalid", f"“{upstream.name}”不能提供数据元 {element}"
+                )
+
+
+@transaction.atomic
+def bundle_save(
+    *,
+    code: str,
+    name: str,
+    division: Division,
+    lead_department: Department,
+    items: list[ServiceItem],
+    dependencies: list[DependencySpec],
+    actor: str,
+    description: str = "",
+    basis: str = "",
+    status: str = BundleStatus.PUBLISHED,
+    is_synthetic: bool = False,
+) -> Bundle:
+    """Create or replace the bundle `code` with these items and dependencies.
+
+    Refused (and nothing saved) when the dependencies form a cycle, an item appears twice or
+    is unpublished, or an output cannot flow into the dependant's form.
+    """
+    if not items and status == BundleStatus.PUBLISHED:
+        raise InvalidInput("bundle_empty", "发布的一件事至少包含一个事项")
+    if len({item.pk for item in items}) != len(items):
+        raise InvalidInput("bundle_item_duplicate", "同一事项在一件事中只能出现一次")
+    unpublished = [item.name for item in items if item.current_version_id is None]
+    if unpublished:
+        raise InvalidInput("bundle_item_unpublished", "事项尚未发布：" + "、".join(unpublished))
+    dependencies_check(items, dependencies)
+    bundle, _ = Bundle.objects.update_or_create(
+        code=code,
+        defaults={
+            "name": name,
+            "description": description,
+            "basis": basis,
+            "division": division,
+            "lead_department": lead_department,
+            "status": status,
+            "is_synthetic": is_synthetic,
+        },
+    )
+    existing = {row.item_id: row for row in bundle.items.all()}
+    rows = []
+    for order, item in enumerate(items, start=1):
+        row = existing.pop(item.pk, None)
+        if row is None:
+            row = BundleItem.objects.create(bundle=bundle, item=item, order=order)
+        elif row.order != order:
+            row.order = order
+            row.save(update_fields=["order"])
+        rows.append(row)
+    bundle.dependencies.all().delete()
+    for row in existing.values():
+        row.delete()
+    BundleDependency.objects.bulk_create(
+        BundleDependency(
+            bundle=bundle,
+            upstream=rows[dependency.upstream],
+            downstream=rows[dependency.downstream],
+            outputs=list(dependency.outputs),
+        )
+        for dependency in dependencies
+    )
+    audit_record_append(
+        actor=actor,
+        action="catalog.bundle.save",
+        object_type="bundle",
+        object_id=code,
+        detail={"items": len(items), "dependencies": len(dependencies)},
+    )
+    return bundle
+
+
+# ---------------------------------------------------------------- reads
+
+
+def bundles_list(*, region: str | None = None) -> QuerySet[Bundle]:
+    bundles = Bundle.objects.filter(status=BundleStatus.PUBLISHED).select_related(
+        "division", "lead_department"
+    )
+    if region:
+        division = Division.objects.filter(code=region).first()
+        if division is None:
+            raise NotFound("region_not_found", f"区划 {region} 不存在")
+        bundles = bundles.filter(division__code__startswith=division.subtree_prefix)
+    return bundles.prefetch_related(
+        Prefetch(
+            "items",
+            queryset=BundleItem.objects.select_related(
+                "item__current_version", "item__department"
+            ).order_by("order", "id"),
+        ),
+        "dependencies",
+    )
+
+
+def bundle_get(*, code: str) -> Bundle:
+    bundle = bundles_list().filter(code=code).first()
+    if bundle is None:
+        raise NotFound("bundle_not_found", f"一件事 {code} 不存在或未发布")
+    return bundle
+
+
+# ---------------------------------------------------------------- the merged form
+
+
+@dataclass(frozen=True)
+class Part:
+    """One item of a bundle as the applicant meets it."""
+
+    bundle_item_id: int
+    position: int
+    item_code: str
+    name: str
+    department: str
+    committed_limit_days: int
+    version: ServiceItemVersion
+    needs: tuple[int, ...]  # bundle_item ids whose results this part waits for
+    supplied: dict[str, int]  # element → the upstream bundle_item id that supplies it
+
+
+@dataclass
+class MergedMaterial:
+    code: str  # B01, B02… within the bundle
+    name: str
+    material_type: str
+    is_mandatory: bool
+    elements: list[str]
+    # (bundle_item_id, the item's own material code) for every item that needs it
+    uses: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class BundleForm:
+    """The bundle's single form: each element asked once; fields without an element stay per
+    item, named `item<position>__<field>`; each material asked once (matched by its data
+    elements, else by name)."""
+
+    parts: list[Part]
+    schema: dict[str, Any]
+    # bundle_item_id → {the item's field name → the merged field name}
+    field_map: dict[int, dict[str, str]]
+    materials: list[MergedMaterial]
+    critical: CriticalPath
+
+    def part(self, bundle_item_id: int) -> Part:
+        return next(part for part in self.parts if part.bundle_item_id == bundle_item_id)
+
+    def materials_for(self, bundle_item_id: int) -> list[tuple[MergedMaterial, str]]:
+        return [
+            (material, own)
+            for material in self.materials
+            for item_id, own in material.uses
+            if item_id == bundle_item_id
+        ]
+
+
+def _material_key(material: dict[str, Any]) -> str:
+    elements = material.get("elements") or []
+    return "e:" + ",".join(sorted(elements)) if elements else "n:" + material["name"].strip()
+
+
+def bundle_form(bundle: Bundle) -> BundleForm:
+    """Build the merged form from the items' current versions (items prefetched)."""
+    rows = list(bundle.items.all())
+    dependencies = list(bundle.dependencies.all())
+    parts: list[Part] = []
+    for position, row in enumerate(rows, start=1):
+        version = row.item.current_version
+        assert version is not None  # bundle_save refuses unpublished items
+        supplied = {
+            element: dependency.upstream_id
+            for dependency in dependencies
+            if dependency.downstream_id == row.pk
+            for element in dependency.outputs
+        }
+        needs = tuple(d.upstream_id for d in dependencies if d.downstream_id == row.pk)
+        parts.append(
+            Part(
+                bundle_item_id=row.pk,
+                position=position,
+                item_code=row.item.implementation_code,
+                name=version.name,
+                department=row.item.department.name,
+                committed_limit_days=version.committed_limit_days,
+                version=version,
+                needs=needs,
+                supplied=supplied,
+            )
+        )
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    field_map: dict[int, dict[str, str]] = {}
+    for part in parts:
+        schema = part.version.form_schema
+        own_required = set(schema.get("required", []))
+        mapping: dict[str, str] = {}
+        for name, spec in schema["properties"].items():
+            element = spec.get("x-element", "")
+            merged = element if element else f"item{part.position}__{name}"
+            mapping[name] = merged
+            if element in part.supplied:
+                continue  # filled from the upstream item's result, not asked
+            if merged not in properties:
+                title = spec["title"] if element else f"{spec['title']}（{part.name}）"
+                properties[merged] = {**spec, "title": title}
+            if name in own_required and merged not in required:
+                required.append(merged)
+        field_map[part.bundle_item_id] = mapping
+    materials: dict[str, MergedMaterial] = {}
+    for part in parts:
+        for material in part.version.materials:
+            key = _material_key(material)
+            if key not in materials:
+                materials[key] = MergedMaterial(
+                    code=f"B{len(materials) + 1:02d}",
+                    name=material["name"],
+                    material_type=material.get("material_type", "3"),
+                    is_mandatory=False,
+                    elements=list(material.get("elements", [])),
+                )
+            merged_material = materials[key]
+            merged_material.is_mandatory = merged_material.is_mandatory or material["is_mandatory"]
+            merged_material.uses.append((part.bundle_item_id, material["code"]))
+    critical = critical_path(
+        {part.bundle_item_id: part.committed_limit_days for part in parts},
+        [(d.upstream_id, d.downstream_id) for d in dependencies],
+    )
+    return BundleForm(
+        parts=parts,
+        schema={
+            "type": "object",
+            "title": bundle.name,
+            "required": required,
+            "properties": properties,
+        },
+        field_map=field_map,
+        materials=list(materials.values()),
+        critical=critical,
+    )
+
+
+def element_name(code: str) -> str:
+    """The bundle-level element's Chinese name ('' for registry elements or unknown codes)."""
+    return BUNDLE_ELEMENTS.get(code, ("", ""))[0]

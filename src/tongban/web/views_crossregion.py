@@ -1,0 +1,129 @@
+"""跨省通办 pages: apply here for another region's item (异地代收), the applicant's list with
+the synced timeline, and the receiving desk's queue (代收审核)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tongban.cases import crossregion
+from tongban.catalog.formschema import form_fields
+from tongban.catalog.selectors import item_get
+from tongban.core.errors import DomainError, NotFound
+from tongban.core.interchange import local_regions
+from tongban.core.models import Division
+
+from .forms import posted_form_data, posted_materials
+from .views import _material_rows, citizen_required, staff_required
+
+
+def _region_name(code: str) -> str:
+    division = Division.objects.filter(code=code).first()
+    return division.name if division else code
+
+
+@require_http_methods(["GET", "POST"])
+@citizen_required
+def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
+    item = item_get(code=code)
+    version = item.current_version
+    assert version is not None
+    if not version.cross_province:
+        raise NotFound("not_cross_province", "该事项未开通跨省通办")
+    handling = item.division_id[:2] + "0000"
+    receiving_choices = [c for c in local_regions() if c != handling]
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = posted_form_data(request, version.form_schema)
+        try:
+            received = crossregion.received_application_submit(
+                actor=actor,
+                item_code=code,
+                handling_region=handling,
+                receiving_region=request.POST.get("receiving_region") or None,
+                form_data=values,
+                materials=posted_materials(request, [m["code"] for m in version.materials]),
+                idempotency_key=request.POST.get("submission_token") or None,
+            )
+        except DomainError as error:
+            errors = error.fields
+            messages.error(request, error.message)
+            status = 422 if error.status < 500 else error.status
+        else:
+            messages.success(
+                request,
+                f"已在{_region_name(received.receiving_region)}代收，待代收审核后移交办理地",
+            )
+            return redirect("web:my_cross_region")
+    return render(
+        request,
+        "web/crossregion_apply.html",
+        {
+            "item": item,
+            "version": version,
+            "fields": form_fields(version.form_schema),
+            "values": values,
+            "errors": errors,
+            "verified": {},
+            "material_rows": _material_rows(version, {}, {}),
+            "handling": (handling, _region_name(handling)),
+            "receiving_choices": [(c, _region_name(c)) for c in receiving_choices],
+            "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
+        },
+        status=status,
+    )
+
+
+def _rows(received: Any) -> list[dict[str, Any]]:
+    rows = []
+    for row in received:
+        summary = crossregion.received_summary(row)
+        summary["receiving_name"] = _region_name(row.receiving_region)
+        summary["handling_name"] = _region_name(row.handling_region)
+        rows.append(summary)
+    return rows
+
+
+@require_GET
+@citizen_required
+def my_cross_region(request: HttpRequest, actor: Any) -> HttpResponse:
+    received = crossregion.received_for_applicant(user=actor.user).select_related(
+        "applicant__citizen"
+    )[:100]
+    return render(request, "web/crossregion_mine.html", {"rows": _rows(received)})
+
+
+@require_GET
+@staff_required
+def received_queue(request: HttpRequest, actor: Any) -> HttpResponse:
+    received = crossregion.received_applications_for_staff(actor=actor).select_related(
+        "applicant__citizen"
+    )[:200]
+    return render(request, "web/crossregion_queue.html", {"rows": _rows(received)})
+
+
+@require_POST
+@staff_required
+def received_check(request: HttpRequest, actor: Any, received_id: str) -> HttpResponse:
+    accept = request.POST.get("decision") == "accept"
+    try:
+        crossregion.received_application_check(
+            actor=actor,
+            received_id=received_id,
+            accept=accept,
+            comment=request.POST.get("comment", ""),
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "已移交办理地" if accept else "已退回申请人")
+    return redirect("web:received_queue")
