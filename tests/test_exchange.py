@@ -549,16 +549,19 @@ def test_licence_library_answers_only_from_a_registered_provider(
     grant_decide(actor=exchange["market_steward"], grant_id=grant.pk, approve=True)
     subject = exchange["citizen"].citizen.id_number
     kwargs = {"elements": ["license.mandarin_certificate"], "purpose": item.implementation_code}
-    error = refusal(exchange, **kwargs)
-    assert error.code == "registry_not_connected" and error.status == 503
-    provider_register(
-        "license_library",
-        lambda s, codes: RegistryAnswer(s == subject, {c: "二级甲等" for c in codes}, None),
-    )
+    from tongban.licenses.library import register as licence_library_register
+
+    provider_unregister("license_library")  # the licences app registers it at start-up
     try:
+        error = refusal(exchange, **kwargs)
+        assert error.code == "registry_not_connected" and error.status == 503
+        provider_register(
+            "license_library",
+            lambda s, codes: RegistryAnswer(s == subject, {c: "二级甲等" for c in codes}, None),
+        )
         answer = ask(exchange, **kwargs, questions={"license.mandarin_certificate": "二级甲等"})
     finally:
-        provider_unregister("license_library")
+        licence_library_register()
     assert answer.matches == {"license.mandarin_certificate": True}
 
 

@@ -17,8 +17,16 @@ from tongban.core.admin import warn_missing_calendar
 from tongban.core.errors import DomainError
 from tongban.identity.models import StaffMember, StaffRole
 
+from .bundles import dependency_cycle
 from .formschema import schema_check
-from .models import Material, ServiceItem, ServiceItemVersion
+from .models import (
+    Bundle,
+    BundleDependency,
+    BundleItem,
+    Material,
+    ServiceItem,
+    ServiceItemVersion,
+)
 from .services import item_publish
 
 
@@ -155,3 +163,98 @@ class ServiceItemVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# ---- 一件事 bundles ----
+
+
+class BundleItemInline(admin.TabularInline):
+    model = BundleItem
+    extra = 0
+    fields = ["item", "order"]
+    autocomplete_fields = ["item"]
+
+
+class BundleDependencyFormSet(forms.BaseInlineFormSet):
+    """Dependencies join items of this bundle and never form a cycle (checked before saving)."""
+
+    def clean(self) -> None:
+        super().clean()
+        edges = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE"):
+                continue
+            upstream, downstream = data.get("upstream"), data.get("downstream")
+            if upstream is None or downstream is None:
+                continue
+            if self.instance.pk and (
+                upstream.bundle_id != self.instance.pk or downstream.bundle_id != self.instance.pk
+            ):
+                raise forms.ValidationError("依赖只能连接本一件事的事项（请先保存新增事项）")
+            if upstream.pk == downstream.pk:
+                raise forms.ValidationError(f"事项不能依赖自身：{upstream.item.name}")
+            edges.append((upstream, downstream))
+        nodes = list({node for edge in edges for node in edge})
+        cycle = dependency_cycle(nodes, edges)
+        if cycle:
+            path = " → ".join(node.item.name for node in cycle)
+            raise forms.ValidationError(f"事项依赖存在循环：{path}")
+
+
+class BundleDependencyInline(admin.TabularInline):
+    model = BundleDependency
+    formset = BundleDependencyFormSet
+    extra = 0
+    fk_name = "bundle"
+    fields = ["upstream", "downstream", "outputs"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in {"upstream", "downstream"}:
+            match = request.resolver_match
+            object_id = str(match.kwargs.get("object_id") or "") if match else ""
+            kwargs["queryset"] = BundleItem.objects.filter(
+                bundle_id=int(object_id) if object_id.isdigit() else 0
+            ).select_related("item")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Bundle)
+class BundleAdmin(admin.ModelAdmin):
+    """一件事: items, lead department, dependency graph (cycles refused), scoped by region."""
+
+    inlines = [BundleItemInline, BundleDependencyInline]
+    list_display = ["name", "code", "division", "lead_department", "status"]
+    list_filter = ["status"]
+    search_fields = ["name", "code"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bundle]:
+        bundles = super().get_queryset(request).select_related("division", "lead_department")
+        prefix = admin_scope_prefix(request)
+        if prefix is None:
+            return bundles.none()
+        return bundles.filter(division__code__startswith=prefix)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        prefix = admin_scope_prefix(request) or ""
+        if db_field.name == "lead_department":
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                division__code__startswith=prefix
+            )
+        if db_field.name == "division":
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                code__startswith=prefix
+            ).exclude(level="township")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_module_permission  # type: ignore[assignment]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # bundle cases refer to their bundle; withdraw by status instead

@@ -123,6 +123,18 @@ LICENSE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
+        "code": _synthetic_type_code(109, 1),
+        "name": "普通话水平测试等级证书",
+        "defining_department_name": "国家语言文字工作委员会",
+        "holder_kind": "citizen",
+        "validity_years": 0,
+        "face_schema": _fields(
+            ("holder_name", "姓名"),
+            ("grade", "等级"),
+            ("test_center", "测试机构"),
+        ),
+    },
+    {
         "code": _synthetic_type_code(108, 1),
         "name": "执业药师注册证",
         "defining_department_name": "国家药品监督管理局",
