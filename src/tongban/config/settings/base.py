@@ -282,7 +282,7 @@ TONGBAN: dict[str, Any] = {
     "MAX_IN_FLIGHT": int(os.environ.get("TONGBAN_MAX_IN_FLIGHT", "1")),
     "QUEUE_LENGTH": int(os.environ.get("TONGBAN_QUEUE_LENGTH", "4")),
     "QUEUE_WAIT_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_MS", "200")),
-    "QUEUE_WAIT_OVERLOADED_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_OVERLOADED_MS", "5")),
+    "QUEUE_WAIT_OVERLOADED_MS": int(os.environ.get("TONGBAN_QUEUE_WAIT_OVERLOADED_MS", "20")),
     # A request still waiting on the database this long after it arrived has its database
     # socket shut down, so it fails at once (503) instead of holding a thread while a hung
     # database or network decides. 0 disables the deadline.
