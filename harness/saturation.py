@@ -23,6 +23,11 @@ on a shared 2-core machine where the load generator, PostgreSQL and the server c
 only they fail, the whole scenario runs once more from scratch (``--attempts``, default 2) and
 must pass then. A real regression fails both; correctness criteria never get a second try.
 
+CI runs it with ``--timing-advisory --attempts 1``: the timing criteria are measured and
+printed ([WARN] when missed) but do not fail the run, because on this 2-core VM the load
+generator shares the cores with the server and PostgreSQL and the figures swing from run to
+run (see docs/RELIABILITY.md); every correctness criterion still fails it.
+
 Run: ``python harness/saturation.py`` (about 1.5 minutes, 3 with a second attempt). Exit
 status 0 = pass.
 """
@@ -235,10 +240,17 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="runs allowed when only timing criteria fail (see ATTEMPTS in the docstring)",
     )
+    parser.add_argument(
+        "--timing-advisory",
+        action="store_true",
+        help="report the timing criteria without failing on them (CI on a shared 2-core VM)",
+    )
     args = parser.parse_args(argv)
     common.exit_on_sigterm()
     if args.attempts <= 1:
         failed = run_once(args)
+        if args.timing_advisory:
+            failed -= TIMING_CHECKS
         return 0 if not failed else TIMING_ONLY_EXIT if failed <= TIMING_CHECKS else 1
     # Each attempt in a process of its own: a fresh Django, database and server.
     # argparse keeps the last --attempts: the child runs once.
@@ -351,10 +363,13 @@ def run_once(args: argparse.Namespace) -> set[str]:
         print(f"  shed answer problem: {problem}")
     for sample in failed[:5]:
         print(f"  failure: {sample.kind} {sample.status or sample.error} {sample.body[:160]!r}")
+    advisory = TIMING_CHECKS if args.timing_advisory else set()
     for name, passed in checks.items():
-        print(f"  [{'PASS' if passed else 'FAIL'}] {name}")
+        mark = "PASS" if passed else "WARN" if name in advisory else "FAIL"
+        note = " (advisory: timing on a shared machine)" if mark == "WARN" else ""
+        print(f"  [{mark}] {name}{note}")
     print(f"runtime            {time.monotonic() - started:.0f} s")
-    ok = all(checks.values())
+    ok = all(passed for name, passed in checks.items() if name not in advisory)
     print("saturation:", "PASS" if ok else "FAIL")
     if not ok:
         print("---- gunicorn log (tail) ----")
