@@ -28,6 +28,7 @@ from tongban.core import clock, events
 from tongban.core.audit import audit_record_append
 from tongban.core.crypto import sha256_hex
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tongban.core.ids import uuid_or_not_found
 from tongban.identity.models import EnterpriseAgent
 from tongban.identity.selectors import Actor
 
@@ -551,12 +552,7 @@ def bundle_resubmit(
 
 
 def _uuid(value: Any) -> Any:
-    import uuid
-
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("bundle_case_not_found", "一件事办件不存在") from None
+    return uuid_or_not_found(value, "bundle_case_not_found", "一件事办件不存在")
 
 
 def bundle_cases_for_applicant(*, user: Any) -> QuerySet[BundleCase]:

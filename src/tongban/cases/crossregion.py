@@ -35,6 +35,7 @@ from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
 from tongban.core.crypto import sha256_hex, sm3_hex
 from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.ids import uuid_or_not_found
 from tongban.core.interchange import handler_register, local_regions, message_send
 from tongban.core.masking import mask
 from tongban.core.models import Peer
@@ -253,10 +254,7 @@ def received_application_check(
 
 
 def _uuid(value: Any) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("received_not_found", "代收件不存在") from None
+    return uuid_or_not_found(value, "received_not_found", "代收件不存在")
 
 
 def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:

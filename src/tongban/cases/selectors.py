@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 
 from tongban.core.errors import NotFound
+from tongban.core.ids import uuid_or_not_found
 from tongban.identity.models import StaffMember
 
 from .deadlines import filter_by_colour
@@ -18,10 +19,7 @@ from .models import Case, CaseStatus
 
 
 def _uuid(value: Any) -> UUID:
-    try:
-        return value if isinstance(value, UUID) else UUID(str(value))
-    except ValueError:
-        raise NotFound("case_not_found", "办件不存在") from None
+    return uuid_or_not_found(value, "case_not_found", "办件不存在")
 
 
 def cases_for_staff(*, staff: StaffMember) -> QuerySet[Case]:

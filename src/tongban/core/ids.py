@@ -6,6 +6,8 @@ on, in Chinese, with a stable code.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import (
     InvalidChecksum,
@@ -15,7 +17,7 @@ from stdnum.exceptions import (
     ValidationError,
 )
 
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 
 _RIC_REASONS: dict[type[ValidationError], tuple[str, str]] = {
     InvalidLength: ("id_number_length", "身份证号码应为18位"),
@@ -80,3 +82,11 @@ def resident_id_checksum(first17: str) -> str:
 def uscc_checksum(first17: str) -> str:
     """The GB 32100 check character for 17 characters."""
     return str(uscc.calc_check_digit(first17))
+
+
+def uuid_or_not_found(value: object, code: str, message: str) -> UUID:
+    """A path or body id as a UUID; anything else is a 404 (an unknown object), never a 500."""
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise NotFound(code, message) from None

@@ -10,16 +10,14 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 
 from tongban.core.errors import NotFound
+from tongban.core.ids import uuid_or_not_found
 from tongban.identity.selectors import Actor, enterprises_for_agent
 
 from .models import License
 
 
 def _uuid(value: Any) -> UUID:
-    try:
-        return value if isinstance(value, UUID) else UUID(str(value))
-    except ValueError:
-        raise NotFound("license_not_found", "证照不存在") from None
+    return uuid_or_not_found(value, "license_not_found", "证照不存在")
 
 
 def licenses_for_holder(*, actor: Actor) -> QuerySet[License]:
