@@ -78,8 +78,47 @@ class ServiceItemForm(forms.ModelForm):
         return schema  # type: ignore[no-any-return]
 
 
+class RegionScopedAdmin(admin.ModelAdmin):
+    """Rows whose `division` lies in the administrator's region; departments and divisions
+    outside it are not offered, so the form itself refuses them. Never deleted (cases refer
+    to them: withdraw by unpublishing or status instead)."""
+
+    department_fields: tuple[str, ...] = ("department",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows = super().get_queryset(request)
+        prefix = admin_scope_prefix(request)
+        if prefix is None:
+            return rows.none()
+        return rows.filter(division__code__startswith=prefix)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        prefix = admin_scope_prefix(request) or ""
+        if db_field.name in self.department_fields:
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                division__code__startswith=prefix
+            )
+        if db_field.name == "division":
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                code__startswith=prefix
+            ).exclude(level="township")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_module_permission  # type: ignore[assignment]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ServiceItem)
-class ServiceItemAdmin(admin.ModelAdmin):
+class ServiceItemAdmin(RegionScopedAdmin):
     form = ServiceItemForm
     inlines = [MaterialInline]
     list_display = [
@@ -98,29 +137,7 @@ class ServiceItemAdmin(admin.ModelAdmin):
     def version_number(self, obj: ServiceItem) -> str:
         return f"v{obj.current_version.number}" if obj.current_version else "未发布"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ServiceItem]:
-        items = (
-            super()
-            .get_queryset(request)
-            .select_related("department", "division", "current_version")
-        )
-        prefix = admin_scope_prefix(request)
-        if prefix is None:
-            return items.none()
-        return items.filter(division__code__startswith=prefix)
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        prefix = admin_scope_prefix(request) or ""
-        if db_field.name == "department":
-            kwargs["queryset"] = db_field.related_model.objects.filter(
-                division__code__startswith=prefix
-            )
-        if db_field.name == "division":
-            # Out-of-scope regions are not offered, so the form itself refuses them.
-            kwargs["queryset"] = db_field.related_model.objects.filter(
-                code__startswith=prefix
-            ).exclude(level="township")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    list_select_related = ["department", "division", "current_version"]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -136,18 +153,6 @@ class ServiceItemAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         warn_missing_calendar(request)
         return super().changelist_view(request, extra_context)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return admin_scope_prefix(request) is not None
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_scope_prefix(request) is not None
-
-    has_change_permission = has_view_permission
-    has_add_permission = has_module_permission  # type: ignore[assignment]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # items are unpublished, never deleted: cases refer to their versions
 
 
 @admin.register(ServiceItemVersion)
@@ -220,41 +225,12 @@ class BundleDependencyInline(admin.TabularInline):
 
 
 @admin.register(Bundle)
-class BundleAdmin(admin.ModelAdmin):
+class BundleAdmin(RegionScopedAdmin):
     """一件事: items, lead department, dependency graph (cycles refused), scoped by region."""
 
     inlines = [BundleItemInline, BundleDependencyInline]
     list_display = ["name", "code", "division", "lead_department", "status"]
     list_filter = ["status"]
+    list_select_related = ["division", "lead_department"]
     search_fields = ["name", "code"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Bundle]:
-        bundles = super().get_queryset(request).select_related("division", "lead_department")
-        prefix = admin_scope_prefix(request)
-        if prefix is None:
-            return bundles.none()
-        return bundles.filter(division__code__startswith=prefix)
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        prefix = admin_scope_prefix(request) or ""
-        if db_field.name == "lead_department":
-            kwargs["queryset"] = db_field.related_model.objects.filter(
-                division__code__startswith=prefix
-            )
-        if db_field.name == "division":
-            kwargs["queryset"] = db_field.related_model.objects.filter(
-                code__startswith=prefix
-            ).exclude(level="township")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return admin_scope_prefix(request) is not None
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_scope_prefix(request) is not None
-
-    has_change_permission = has_view_permission
-    has_add_permission = has_module_permission  # type: ignore[assignment]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # bundle cases refer to their bundle; withdraw by status instead
+    department_fields = ("lead_department",)
