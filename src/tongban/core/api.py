@@ -6,7 +6,6 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from . import interchange
-from .crypto import sm3_hex
 from .schemas import ErrorOut
 
 router = Router(tags=["interchange"], auth=None)
@@ -28,7 +27,7 @@ class MessageReceivedOut(Schema):
 def region_key(request: HttpRequest, code: str) -> RegionKeyOut:
     """本部署某区域的消息签名公钥（供对端配置）。"""
     key = interchange.region_public_key(code)
-    return RegionKeyOut(code=code, public_key=key, fingerprint=sm3_hex(key.encode())[:16])
+    return RegionKeyOut(code=code, public_key=key, fingerprint=interchange.key_fingerprint(key))
 
 
 @router.post(

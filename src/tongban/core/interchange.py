@@ -69,6 +69,11 @@ def local_regions() -> list[str]:
     return list(settings.TONGBAN["REGION_CODES"])
 
 
+def key_fingerprint(public_hex: str) -> str:
+    """What administrators compare out of band: the first 16 hex chars of SM3(key hex)."""
+    return sm3_hex(public_hex.encode())[:16]
+
+
 def region_public_key(code: str) -> str:
     """The SM2 public key a local region signs with (for peers to configure)."""
     if code not in local_regions():
@@ -300,6 +305,6 @@ def peer_save(*, code: str, name: str, base_url: str, public_key: str) -> Peer:
         action="interchange.peer_save",
         object_type="peer",
         object_id=code,
-        detail={"base_url": base_url, "key_sm3": sm3_hex(key.encode())[:16]},
+        detail={"base_url": base_url, "key_sm3": key_fingerprint(key)},
     )
     return peer

@@ -8,9 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tongban.core.crypto import sm3_hex
 from tongban.core.errors import DomainError
-from tongban.core.interchange import peer_save
+from tongban.core.interchange import key_fingerprint, peer_save
 
 
 class Command(BaseCommand):
@@ -50,5 +49,5 @@ class Command(BaseCommand):
             )
         except DomainError as error:
             raise CommandError(f"{error.code}: {error.message}") from error
-        fingerprint = sm3_hex(peer.public_key.encode())[:16]
+        fingerprint = key_fingerprint(peer.public_key)
         self.stdout.write(f"peer {peer.code} saved; key fingerprint (SM3) {fingerprint}")
