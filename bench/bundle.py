@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import statistics
 import time
 from typing import Any
 
+from bench._rounds import alternate
 from bench.submit import _setup
 
 TARGET_RATIO = 0.7
@@ -167,16 +167,13 @@ def main(argv: list[str]) -> int:
 
     world = _world()
     client = Client()
-    _round(client, world, 0, 5, bundle=True)  # warm-up both paths
-    _round(client, world, 5, 5, bundle=False)
-    bundles, singles = [], []
-    offset = 100
-    for _ in range(args.rounds):
-        singles.append(_round(client, world, offset, args.per_round, bundle=False))
-        offset += args.per_round
-        bundles.append(_round(client, world, offset, args.per_round, bundle=True))
-        offset += args.per_round
-    bundle_rate, single_rate = statistics.median(bundles), statistics.median(singles)
+    bundle_rate, single_rate = alternate(
+        lambda start, count: _round(client, world, start, count, bundle=True),
+        lambda start, count: _round(client, world, start, count, bundle=False),
+        rounds=args.rounds,
+        per_round=args.per_round,
+        warmup=5,
+    )
     ratio = bundle_rate / single_rate
     runs = f"{args.rounds} rounds × {args.per_round}, median"
     print(f"bench bundle ({connection.vendor}, {ITEMS} items per bundle, {runs})")

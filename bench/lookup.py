@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from datetime import date
 from typing import Any
+
+from bench._rounds import alternate
 
 TARGET_RATIO = 0.3
 PEOPLE = 500
@@ -232,15 +233,13 @@ def main(argv: list[str]) -> int:
 
     world = _world()
     client = Client()
-    _round(client, world, 0, 20, baseline=False)  # warm-up both paths
-    _round(client, world, 0, 20, baseline=True)
-    full, base = [], []
-    offset = 100
-    for _ in range(args.rounds):
-        base.append(_round(client, world, offset, args.per_round, baseline=True))
-        full.append(_round(client, world, offset, args.per_round, baseline=False))
-        offset += args.per_round
-    full_rate, base_rate = statistics.median(full), statistics.median(base)
+    full_rate, base_rate = alternate(
+        lambda start, count: _round(client, world, start, count, baseline=False),
+        lambda start, count: _round(client, world, start, count, baseline=True),
+        rounds=args.rounds,
+        per_round=args.per_round,
+        warmup=20,
+    )
     ratio = full_rate / base_rate
     recorded = DataUseRecord.objects.count()
     runs = f"{args.rounds} rounds × {args.per_round} lookups, median"

@@ -15,9 +15,10 @@ import argparse
 import base64
 import json
 import os
-import statistics
 import time
 from typing import Any
+
+from bench._rounds import alternate
 
 TARGET_RATIO = 0.5
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + b"0" * 2048
@@ -144,16 +145,13 @@ def main(argv: list[str]) -> int:
 
     world = _world()
     client = Client()
-    _round(client, world, 0, 10, baseline=False)  # warm-up both paths
-    _round(client, world, 10, 10, baseline=True)
-    full, base = [], []
-    offset = 100
-    for _ in range(args.rounds):
-        base.append(_round(client, world, offset, args.per_round, baseline=True))
-        offset += args.per_round
-        full.append(_round(client, world, offset, args.per_round, baseline=False))
-        offset += args.per_round
-    full_rate, base_rate = statistics.median(full), statistics.median(base)
+    full_rate, base_rate = alternate(
+        lambda start, count: _round(client, world, start, count, baseline=False),
+        lambda start, count: _round(client, world, start, count, baseline=True),
+        rounds=args.rounds,
+        per_round=args.per_round,
+        warmup=10,
+    )
     ratio = full_rate / base_rate
     runs = f"{args.rounds} rounds × {args.per_round} submissions, median"
     print(f"bench submit ({connection.vendor}, {runs})")

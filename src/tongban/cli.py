@@ -117,7 +117,7 @@ def bench(args: argparse.Namespace) -> int:
     import importlib
 
     root = Path.cwd()
-    available = sorted(p.stem for p in (root / "bench").glob("*.py") if p.stem != "__init__")
+    available = sorted(p.stem for p in (root / "bench").glob("*.py") if not p.stem.startswith("_"))
     if args.name not in available:
         print(
             f"no benchmark {args.name!r} in {root / 'bench'}; run from the repository root. "
