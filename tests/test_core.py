@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from tongban.cli import main as cli_main
+from tongban.core import clock
 from tongban.core.audit import audit_record_append, audit_verify
 from tongban.core.calendar import Calendar, missing_official_years
 from tongban.core.errors import InvalidInput
@@ -240,6 +241,67 @@ class TestAuditChain:
         self._three()
         call_command("audit_verify")
         assert connection.vendor in {"sqlite", "postgresql"}
+
+    def test_plain_sql_append_stores_what_the_orm_would(self) -> None:
+        """The append is plain SQL (core.sql): the stored row reads back field for field."""
+        record = audit_record_append(
+            actor="staff:7",
+            action="case.accept",
+            object_type="case",
+            object_id="x" * 80,  # cut to the column's 64
+            detail={"号": "粤A", "n": [1, 2], "nested": {"ok": True}},
+        )
+        stored = AuditRecord.objects.get(pk=record.pk)
+        for field in AuditRecord._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(record, field.attname), field.name
+        assert stored.object_id == "x" * 64
+        assert audit_verify().ok
+
+    def test_new_row_is_inserted_with_its_record(self) -> None:
+        """`new_row`: the row and the record about it are written together, the record names
+        the row's key, and both roll back together."""
+        from django.db import transaction
+
+        from tongban.exchange.models import DataUseRecord
+
+        from .factories import department, division_tree
+
+        division_tree()
+        owner = department()
+
+        def row(purpose: str) -> DataUseRecord:
+            return DataUseRecord(
+                occurred_at=clock.now(),
+                kind="lookup",
+                caller="system:1",
+                department=owner,
+                subject_key="k" * 64,
+                subject_masked="4401**********1234",
+                elements=["person.name"],
+                purpose=purpose,
+                outcome="answered",
+                unmasked=True,
+            )
+
+        first = row("P1")
+        record = audit_record_append(
+            actor="system:1", action="exchange.lookup", object_type="data_use_record", new_row=first
+        )
+        assert first.pk is not None and not first._state.adding
+        assert record.object_id == str(first.pk)
+        stored = DataUseRecord.objects.get(pk=first.pk)
+        assert (stored.elements, stored.purpose, stored.unmasked) == (["person.name"], "P1", True)
+        assert stored.department_id == first.department_id
+        second = row("P2")
+        audit_record_append(actor="system:1", action="exchange.lookup", new_row=second)
+        assert second.pk != first.pk
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            audit_record_append(actor="system:1", action="exchange.lookup", new_row=row("P3"))
+            raise RuntimeError("rolled back")
+        assert not DataUseRecord.objects.filter(purpose="P3").exists()
+        report = audit_verify()
+        assert report.ok and report.checked == 2
 
 
 class TestSM2:

@@ -89,7 +89,6 @@ def alerts_evaluate(record: DataUseRecord, *, case_state: str | None) -> None:
     window = int(exchange_setting("RATE_WINDOW_SECONDS"))
     since = record.occurred_at - timedelta(seconds=window)
     bucket = int(record.occurred_at.timestamp()) // window
-    recent = DataUseRecord.objects.filter(caller=record.caller, occurred_at__gt=since)
     limit = int(exchange_setting("RATE_LIMIT"))
     every = max(int(exchange_setting("RATE_CHECK_EVERY")), 1)
     _seen[record.caller] = seen = _seen.get(record.caller, 0) + 1
@@ -123,7 +122,11 @@ def alerts_evaluate(record: DataUseRecord, *, case_state: str | None) -> None:
         )
     if record.unmasked:
         unmasked_limit = int(exchange_setting("UNMASKED_LIMIT"))
-        unmasked = recent.filter(unmasked=True).exclude(kind=LookupKind.PREFILL).count()
+        unmasked = (
+            DataUseRecord.objects.filter(caller=record.caller, occurred_at__gt=since, unmasked=True)
+            .exclude(kind=LookupKind.PREFILL)
+            .count()
+        )
         if unmasked > unmasked_limit:
             _raise(
                 record,

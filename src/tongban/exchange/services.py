@@ -771,7 +771,7 @@ def _record(
     unmasked: bool,
     fresh: bool,
 ) -> DataUseRecord:
-    record = DataUseRecord.objects.create(
+    record = DataUseRecord(
         occurred_at=clock.now(),
         kind=pending.kind,
         caller=pending.caller.label,
@@ -788,7 +788,8 @@ def _record(
         unmasked=unmasked,
         is_fresh=fresh,
     )
-    audit_record_append(
+    audit_record_append(  # inserts `record` too: one statement on PostgreSQL (core.audit)
+        new_row=record,
         actor=pending.caller.label,
         action=f"exchange.{pending.kind}",
         outcome=Outcome.SUCCESS
@@ -797,7 +798,6 @@ def _record(
         if outcome == LookupOutcome.REFUSED
         else Outcome.FAILURE,
         object_type="data_use_record",
-        object_id=str(record.pk),
         detail={
             "subject": record.subject_masked,
             "elements": record.elements,
