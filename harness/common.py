@@ -307,8 +307,10 @@ class Gunicorn:
         workers: int = 2,
         threads: int = 8,
         log_path: Path,
+        cpus: set[int] | None = None,
     ) -> None:
         self.env = env
+        self.cpus = cpus  # pin the server (master and workers) to these CPUs
         self.port = port or free_port()
         self.workers = workers
         self.threads = threads
@@ -349,6 +351,8 @@ class Gunicorn:
             "--log-level",
             "warning",
         ]
+        if self.cpus:  # taskset (util-linux): the workers inherit the master's affinity
+            command = ["taskset", "-c", ",".join(map(str, sorted(self.cpus))), *command]
         run_dir = os.environ.get("HARNESS_RUN_DIR")
         if run_dir:  # lets run_all.sh stop a server left behind by a killed scenario
             command += ["--pid", str(Path(run_dir) / f"gunicorn-{self.port}.pid")]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -241,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         help="runs allowed when only timing criteria fail (see ATTEMPTS in the docstring)",
     )
     parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="server on CPU 0, load generator on the other CPUs (needs ≥ 2 CPUs; see PINNING)",
+    )
+    parser.add_argument(
         "--timing-advisory",
         action="store_true",
         help="report the timing criteria without failing on them (CI on a shared 2-core VM)",
@@ -266,10 +273,18 @@ def main(argv: list[str] | None = None) -> int:
 def run_once(args: argparse.Namespace) -> set[str]:
     """One full scenario on a fresh database and server; the names of the failed checks."""
     started = time.monotonic()
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus = None
+    if args.pin and len(cpus) >= 2:
+        server_cpus = {cpus[0]}
+        os.sched_setaffinity(0, set(cpus[1:]))  # this process: the load generator
     with common.app_environment("saturation") as app:
         world = common.seed_world()
         server = common.Gunicorn(
-            app.environ(), threads=args.threads, log_path=app.var_dir / "gunicorn.log"
+            app.environ(),
+            threads=args.threads,
+            log_path=app.var_dir / "gunicorn.log",
+            cpus=server_cpus,
         )
         server.start()
         try:
@@ -304,6 +319,12 @@ def run_once(args: argparse.Namespace) -> set[str]:
     }
     print("\n==== saturation (issue 3 item 10) ====")
     print(f"server             gunicorn 2 workers × {args.threads} threads; {settings_line}")
+    pinning = (
+        f"server on CPU {sorted(server_cpus)}, load generator on CPU {cpus[1:]}"
+        if server_cpus
+        else f"not pinned ({len(cpus)} CPUs shared by server, generator and PostgreSQL)"
+    )
+    print(f"CPUs               {pinning}")
     print(
         f"unloaded (1 client) {unloaded.goodput:.1f} req/s, p50 {unloaded.p50 * 1000:.0f} ms, "
         f"p99 {unloaded.p99 * 1000:.0f} ms"
