@@ -5,6 +5,9 @@ correction answered once, denial shown), through services and the API."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,17 +23,29 @@ from tongban.cases.models import (
 from tongban.cases.services import UploadedMaterial, case_transition
 from tongban.catalog.bundles import (
     DependencySpec,
+    QuestionSpec,
     bundle_form,
     bundle_get,
     bundle_save,
     critical_path,
     dependency_cycle,
 )
-from tongban.catalog.models import Bundle, BundleDependency
+from tongban.catalog.models import Bundle, BundleDependency, Material, SituationKind
+from tongban.catalog.services import item_publish
 from tongban.core import clock
-from tongban.core.errors import Conflict, InvalidInput
+from tongban.core.errors import Conflict, InvalidInput, PermissionDenied
 from tongban.core.models import Division
+from tongban.exchange.models import Consent, DataUseRecord
+from tongban.exchange.services import (
+    exchange_cache_clear,
+    grant_decide,
+    grant_request,
+    legal_entity_record_put,
+    population_record_put,
+    registries_seed,
+)
 from tongban.identity.models import StaffRole
+from tongban.identity.services import enterprise_register
 
 from . import factories as f
 from .conftest import bearer
@@ -519,3 +534,447 @@ class TestBundleApi:
             **bearer(clerk),
         )
         assert response.status_code == 403
+
+
+# ---------------------------------------------------------------- 情形引导 (situations)
+
+QUESTIONS = [
+    QuestionSpec("settle_here", "新生儿是否在本市落户？"),
+    QuestionSpec("vaccinate_at", "在哪里接种疫苗？", SituationKind.CHOICE, ("本市", "外地")),
+]
+# certificate, vaccination, household (needs certificate), enrolment (needs household)
+CONDITIONS: list[dict[str, list[str]]] = [
+    {},
+    {"vaccinate_at": ["本市"]},
+    {"settle_here": ["是"]},
+    {"settle_here": ["是"]},
+]
+
+
+def _resave(newborn: dict[str, Any], conditions: list[Any], questions: Any = None) -> Bundle:
+    bundle = newborn["bundle"]
+    rows = list(bundle.items.select_related("item").order_by("order"))
+    return bundle_save(
+        code="newborn",
+        name=bundle.name,
+        division=bundle.division,
+        lead_department=bundle.lead_department,
+        items=[row.item for row in rows],
+        dependencies=[
+            DependencySpec(0, 2, ("child.birth_certificate_number",)),
+            DependencySpec(2, 3, ("child.household_registration_number",)),
+        ],
+        actor="test",
+        questions=QUESTIONS if questions is None else questions,
+        conditions=conditions,
+    )
+
+
+@pytest.fixture
+def situated(newborn: dict[str, Any]) -> dict[str, Any]:
+    _resave(newborn, CONDITIONS)
+    return newborn
+
+
+ALL_APPLY = {"settle_here": "是", "vaccinate_at": "本市"}
+ONLY_CERTIFICATE = {"settle_here": "否", "vaccinate_at": "外地"}
+
+
+class TestSituations:
+    def test_conditions_must_name_existing_questions_and_options(
+        self, newborn: dict[str, Any]
+    ) -> None:
+        refusals = {
+            "unknown question": [{}, {"vaccinate_where": ["本市"]}, {}, {}],
+            "unknown option": [{}, {"vaccinate_at": ["香港"]}, {}, {}],
+            "yes/no takes 是/否": [{}, {}, {"settle_here": ["yes"]}, {"settle_here": ["yes"]}],
+            "no options": [{}, {"vaccinate_at": []}, {}, {}],
+        }
+        for reason, conditions in refusals.items():
+            with pytest.raises(InvalidInput) as caught:
+                _resave(newborn, conditions)
+            assert caught.value.code == "bundle_condition_invalid", reason
+        with pytest.raises(InvalidInput) as caught:
+            _resave(
+                newborn, [{}] * 4, [QuestionSpec("q", "一个选项？", SituationKind.CHOICE, ("甲",))]
+            )
+        assert caught.value.code == "bundle_question_invalid"
+        with pytest.raises(InvalidInput) as caught:
+            _resave(newborn, [{}] * 4, [QuestionSpec("Bad Code", "问题？")])
+        assert caught.value.code == "bundle_question_invalid"
+        # nothing was saved by the refusals
+        bundle = Bundle.objects.get(code="newborn")
+        assert not bundle.questions.exists()
+        assert all(row.condition == {} for row in bundle.items.all())
+
+    def test_an_item_may_not_apply_without_an_item_it_depends_on(
+        self, newborn: dict[str, Any]
+    ) -> None:
+        # The household registration needs the birth certificate: it may not apply when the
+        # certificate does not; and the enrolment needs the household registration.
+        with pytest.raises(InvalidInput) as caught:
+            _resave(newborn, [{"vaccinate_at": ["本市"]}, {}, {}, {}])
+        assert caught.value.code == "bundle_condition_inconsistent"
+        assert "“出生户口登记”依赖“出生医学证明签发”" in caught.value.message
+        with pytest.raises(InvalidInput) as caught:
+            _resave(newborn, [{}, {}, {"settle_here": ["是"]}, {}])
+        assert "“城乡居民医保参保登记”依赖“出生户口登记”" in caught.value.message
+        # A tighter condition downstream is consistent; an unrestricted upstream condition too.
+        _resave(
+            newborn,
+            [{"vaccinate_at": ["本市", "外地"]}, {}, {"settle_here": ["是"]},
+             {"settle_here": ["是"], "vaccinate_at": ["本市"]}],
+        )  # fmt: skip
+        rows = list(Bundle.objects.get(code="newborn").items.order_by("order"))
+        assert rows[0].condition == {"vaccinate_at": ["本市", "外地"]}
+        assert rows[3].condition == {"settle_here": ["是"], "vaccinate_at": ["本市"]}
+
+    def test_the_selection_and_its_promised_time_follow_the_answers(
+        self, situated: dict[str, Any]
+    ) -> None:
+        bundle = bundle_get(code="newborn")
+        everything = bundle_form(bundle, answers=ALL_APPLY)
+        assert [p.name for p in everything.parts] == [
+            "出生医学证明签发", "预防接种证办理", "出生户口登记", "城乡居民医保参保登记",
+        ]  # fmt: skip
+        assert (everything.critical.promised_days, everything.critical.separate_days) == (4, 5)
+        only = bundle_form(bundle, answers=ONLY_CERTIFICATE)
+        assert [p.name for p in only.parts] == ["出生医学证明签发"]
+        assert [p.name for p in only.excluded] == [
+            "预防接种证办理", "出生户口登记", "城乡居民医保参保登记",
+        ]  # fmt: skip
+        assert (only.critical.promised_days, only.critical.separate_days) == (1, 1)
+        # Field names and material codes do not depend on the selection.
+        assert "item1__hospital" in only.schema["properties"]
+        assert "item3__hospital" not in only.schema["properties"]
+        assert [m.code for m in only.materials] == [m.code for m in everything.materials]
+
+    def test_different_answers_create_different_children(self, situated: dict[str, Any]) -> None:
+        guardian = situated["guardian"]
+        everything = bundle_submit(
+            actor=guardian,
+            bundle_code="newborn",
+            form_data=_form(situated),
+            materials=[UploadedMaterial("B01", "id.pdf", f.PDF)],
+            situation=ALL_APPLY,
+        ).bundle_case
+        only = bundle_submit(
+            actor=guardian,
+            bundle_code="newborn",
+            form_data={k: v for k, v in _form(situated).items() if k != "item3__hospital"},
+            materials=[UploadedMaterial("B01", "id.pdf", f.PDF)],
+            situation=ONLY_CERTIFICATE,
+        ).bundle_case
+        assert set(_children(everything)) == {
+            "出生医学证明签发", "预防接种证办理", "出生户口登记", "城乡居民医保参保登记",
+        }  # fmt: skip
+        assert set(_children(only)) == {"出生医学证明签发"}
+        assert _children(only)["出生医学证明签发"].status == CaseStatus.SUBMITTED
+        only.refresh_from_db()
+        assert only.form_data["_situation"] == ONLY_CERTIFICATE
+        view = bundle_case_view(only, clock.today())
+        assert "_situation" not in view["form"]
+        assert view["situation"] == [
+            {"code": "settle_here", "question": "新生儿是否在本市落户？", "answer": "否"},
+            {"code": "vaccinate_at", "question": "在哪里接种疫苗？", "answer": "外地"},
+        ]
+        assert view["not_applicable"] == [
+            "预防接种证办理", "出生户口登记", "城乡居民医保参保登记",
+        ]  # fmt: skip
+
+    def test_answers_are_required_and_checked(self, situated: dict[str, Any]) -> None:
+        for situation, field in (
+            (None, "situation__settle_here"),
+            ({"settle_here": "是"}, "situation__vaccinate_at"),
+            ({**ALL_APPLY, "settle_here": "也许"}, "situation__settle_here"),
+            ({**ALL_APPLY, "extra": "是"}, "situation"),
+        ):
+            with pytest.raises(InvalidInput) as caught:
+                bundle_submit(
+                    actor=situated["guardian"],
+                    bundle_code="newborn",
+                    form_data=_form(situated),
+                    materials=[UploadedMaterial("B01", "id.pdf", f.PDF)],
+                    situation=situation,
+                )
+            assert caught.value.code == "situation_invalid"
+            assert field in caught.value.fields
+        assert not BundleCase.objects.exists() and not Case.objects.exists()
+
+    def test_api_ignores_a_client_sent_item_list(self, situated: dict[str, Any], api: Any) -> None:
+        every_item = list(situated["bundle"].items.values_list("pk", flat=True))
+        body = {
+            "bundle_code": "newborn",
+            "situation": ONLY_CERTIFICATE,
+            "items": every_item,
+            "bundle_items": every_item,
+            "form": {k: v for k, v in _form(situated).items() if k != "item3__hospital"},
+            "materials": [
+                {"material_code": "B01", "filename": "id.pdf", "content_base64": f.b64(f.PDF)}
+            ],
+        }
+        response = api.post(
+            "/api/v1/bundle-cases",
+            data=json.dumps(body),
+            content_type="application/json",
+            **bearer(situated["guardian"]),
+        )
+        assert response.status_code == 201, response.content
+        answer = response.json()
+        assert [c["item_name"] for c in answer["children"]] == ["出生医学证明签发"]
+        assert answer["not_applicable"] == [
+            "预防接种证办理", "出生户口登记", "城乡居民医保参保登记",
+        ]  # fmt: skip
+        assert [a["answer"] for a in answer["situation"]] == ["否", "外地"]
+        assert Case.objects.count() == 1
+        # A field of an item that does not apply is not part of the form.
+        body["form"] = _form(situated)
+        refused = api.post(
+            "/api/v1/bundle-cases",
+            data=json.dumps(body),
+            content_type="application/json",
+            **bearer(situated["guardian"]),
+        )
+        assert refused.status_code == 422
+        assert "item3__hospital" in refused.json()["fields"]
+        missing = api.post(
+            "/api/v1/bundle-cases",
+            data=json.dumps({**body, "situation": {}}),
+            content_type="application/json",
+            **bearer(situated["guardian"]),
+        )
+        assert missing.status_code == 422 and missing.json()["code"] == "situation_invalid"
+        assert Case.objects.count() == 1
+
+    def test_correction_uses_the_children_of_the_situation(self, situated: dict[str, Any]) -> None:
+        only = bundle_submit(
+            actor=situated["guardian"],
+            bundle_code="newborn",
+            form_data={k: v for k, v in _form(situated).items() if k != "item3__hospital"},
+            materials=[UploadedMaterial("B01", "id.pdf", f.PDF)],
+            situation=ONLY_CERTIFICATE,
+        ).bundle_case
+        certificate = _children(only)["出生医学证明签发"]
+        clerk, _ = situated["staff"]["health"]
+        case_transition(
+            actor=clerk, case_id=certificate.pk, action="request_correction", comment="请补充"
+        )
+        bundle_resubmit(
+            actor=situated["guardian"],
+            bundle_case_id=only.pk,
+            form_data={"item1__hospital": "广州市第一人民医院"},
+            materials=[],
+        )
+        certificate = Case.objects.select_related("application").get(pk=certificate.pk)
+        assert certificate.status == CaseStatus.RESUBMITTED
+        assert certificate.application.form_data["hospital"] == "广州市第一人民医院"
+        only.refresh_from_db()
+        assert only.form_data["_situation"] == ONLY_CERTIFICATE
+
+
+# ---------------------------------------------------------------- prefill and enterprises
+
+SHARED_ITEM_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["reason", "applicant_name"],
+    "properties": {
+        "reason": _text("申请事由"),
+        "applicant_name": _text("申请人姓名", "person.name"),
+        "applicant_id": _text("申请人公民身份号码", "person.id_number", format="id_number"),
+    },
+}
+ENTERPRISE_ITEM_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["company", "uscc"],
+    "properties": {
+        "company": _text("企业名称", "enterprise.name"),
+        "uscc": _text("统一社会信用代码", "enterprise.uscc"),
+    },
+}
+
+
+def _publish_with_elements(item: Any, elements: list[str]) -> Any:
+    Material.objects.filter(item=item, code="M01").update(
+        elements=elements, replaceable_by_shared_data=True
+    )
+    item_publish(item=item, actor="test")
+    item.refresh_from_db()
+    return item
+
+
+def _grant(requester: Any, steward: Any, item: Any, elements: list[str]) -> None:
+    grant = grant_request(
+        actor=requester, purpose=item.implementation_code, elements=elements, reason="核验身份"
+    )
+    grant_decide(actor=steward, grant_id=grant.pk, approve=True)
+
+
+@pytest.fixture
+def shared_bundle(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Two departments, each with an item whose name and ID number fields and identity card
+    the population registry can supply, each holding its own grant; a bundle of the two, and
+    an enterprise bundle (清税, 社保注销) that an agent applies for."""
+    exchange_cache_clear()
+    police = world["department"]
+    market = f.department("440100", "广州市市场监督管理局")
+    tax = f.department("440100", "国家税务总局广州市税务局")
+    registries_seed(
+        owners={
+            "population": police,
+            "legal_entity": market,
+            "social_security": market,
+            "license_library": market,
+        }
+    )
+    person = ["person.id_number", "person.name"]
+    first = _publish_with_elements(
+        f.item(market, name="个体工商户登记", form_schema=SHARED_ITEM_FORM), person
+    )
+    second = _publish_with_elements(
+        f.item(tax, name="税务登记", form_schema=SHARED_ITEM_FORM), person
+    )
+    steward = f.staff(police, [StaffRole.ADMIN])
+    market_steward = f.staff(market, [StaffRole.ADMIN])
+    market_reviewer = f.staff(market, [StaffRole.REVIEW, StaffRole.DECISION])
+    tax_reviewer = f.staff(tax, [StaffRole.REVIEW, StaffRole.DECISION])
+    _grant(market_reviewer, steward, first, person)
+    _grant(tax_reviewer, steward, second, person)
+    division = Division.objects.get(code="440100")
+    bundle_save(
+        code="shared",
+        name="开办个体工商户一件事",
+        division=division,
+        lead_department=market,
+        items=[first, second],
+        dependencies=[],
+        actor="test",
+    )
+    citizen = world["citizen"].citizen
+    population_record_put(
+        id_number=citizen.id_number,
+        name=citizen.real_name,
+        birth_date=date(1990, 1, 2),
+        gender="男",
+        household_address="广东省广州市天河区天河路100号",
+        marital_status="已婚",
+    )
+    # 企业注销: items serving enterprises, their fields from the legal-entity registry
+    company = ["enterprise.uscc", "enterprise.name"]
+    clearance = _publish_with_elements(
+        f.item(tax, name="清税申报", form_schema=ENTERPRISE_ITEM_FORM, objects=["enterprise"]),
+        company,
+    )
+    social = _publish_with_elements(
+        f.item(
+            market,
+            name="社会保险登记注销",
+            form_schema=ENTERPRISE_ITEM_FORM,
+            objects=["enterprise"],
+        ),
+        company,
+    )
+    _grant(tax_reviewer, market_steward, clearance, company)
+    _grant(market_reviewer, market_steward, social, company)
+    bundle_save(
+        code="company_exit",
+        name="企业注销登记一件事",
+        division=division,
+        lead_department=market,
+        items=[clearance, social],
+        dependencies=[],
+        actor="test",
+    )
+    uscc = "91440101MA59DEMX1" + f.uscc_checksum("91440101MA59DEMX1")
+    agent = world["other_citizen"]
+    enterprise_register(
+        uscc=uscc, name="示例科技有限公司", legal_representative="王芳", agent=agent.citizen
+    )
+    legal_entity_record_put(
+        uscc=uscc,
+        name="示例科技有限公司",
+        legal_representative="王芳",
+        registered_capital=Decimal("100"),
+        industry_code="6510",
+        status="存续",
+    )
+    yield {**world, "first": first, "second": second, "uscc": uscc, "agent": agent}
+    exchange_cache_clear()
+
+
+class TestPrefillAndEnterprises:
+    def test_zero_material_bundle_with_records_linked_to_each_child(
+        self, shared_bundle: dict[str, Any]
+    ) -> None:
+        citizen = shared_bundle["citizen"]
+        result = bundle_submit(
+            actor=citizen,
+            bundle_code="shared",
+            form_data={"item1__reason": "开店", "item2__reason": "开店", "person.name": "别人"},
+            materials=[],
+            use_shared_data=True,
+        )
+        children = _children(result.bundle_case)
+        assert set(children) == {"个体工商户登记", "税务登记"}
+        for name, case in children.items():
+            application = case.application
+            assert application.form_data["applicant_name"] == "李明"  # the registry wins
+            assert application.form_data["applicant_id"] == citizen.citizen.id_number
+            assert not application.materials.exists()  # 居民身份证 derived: 零材料
+            evidence = {
+                row.material_code or row.field_name for row in application.shared_data.all()
+            }
+            assert evidence == {"M01", "applicant_name", "applicant_id"}, name
+            # each item's own lookup, tied to its own child case
+            records = DataUseRecord.objects.filter(case_id=str(case.pk))
+            assert records.count() == 1
+            assert records.get().case_number == case.case_number
+            assert records.get().purpose == case.item.implementation_code
+        assert Consent.objects.filter(user=citizen.user).count() == 2
+        assert DataUseRecord.objects.filter(case_id="").count() == 0
+
+    def test_without_consent_the_identity_card_must_be_uploaded(
+        self, shared_bundle: dict[str, Any]
+    ) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            bundle_submit(
+                actor=shared_bundle["citizen"],
+                bundle_code="shared",
+                form_data={"item1__reason": "开店", "item2__reason": "开店", "person.name": "李明"},
+                materials=[],
+            )
+        assert "B01" in caught.value.fields
+        assert not DataUseRecord.objects.exists() and not BundleCase.objects.exists()
+
+    def test_enterprise_agent_applies_for_the_enterprise(
+        self, shared_bundle: dict[str, Any]
+    ) -> None:
+        agent, uscc = shared_bundle["agent"], shared_bundle["uscc"]
+        with pytest.raises(InvalidInput) as caught:  # these items serve enterprises only
+            bundle_submit(actor=agent, bundle_code="company_exit", form_data={}, materials=[])
+        assert caught.value.code == "applicant_type_not_served"
+        with pytest.raises(PermissionDenied):  # not an agent of that enterprise
+            bundle_submit(
+                actor=shared_bundle["citizen"],
+                bundle_code="company_exit",
+                form_data={},
+                materials=[],
+                enterprise_uscc=uscc,
+                use_shared_data=True,
+            )
+        assert not BundleCase.objects.exists()
+        bundle_case = bundle_submit(
+            actor=agent,
+            bundle_code="company_exit",
+            form_data={},
+            materials=[],
+            enterprise_uscc=uscc,
+            use_shared_data=True,
+        ).bundle_case
+        assert bundle_case.enterprise is not None and bundle_case.enterprise.uscc == uscc
+        for case in _children(bundle_case).values():
+            application = case.application
+            assert application.enterprise_id == bundle_case.enterprise_id
+            assert application.applicant_name == "示例科技有限公司"
+            assert application.applicant_id_number == uscc
+            assert application.form_data == {"company": "示例科技有限公司", "uscc": uscc}
+            assert DataUseRecord.objects.filter(case_id=str(case.pk)).count() == 1

@@ -3,12 +3,13 @@ frozen clock across the 2026 National Day and Spring Festival holidays."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from tongban.cases import supervision
@@ -151,6 +152,38 @@ class TestStuckDetection:
         assert alert.department == sv["department"]
         assert alert.level_id == "440100"
         assert alert.waiting_since == at("2026-09-30 10:00")
+
+    def test_office_hours_setting_changes_when_a_step_becomes_stuck(
+        self, sv: dict[str, Any], settings: Any
+    ) -> None:
+        # Submitted before the office opens on Tuesday 10 Nov 2026 (an ordinary working day).
+        case = submit(sv, "2026-11-10 08:00")
+        # Default office hours 09:00–17:00: one working day = 8 h, all of them on Tuesday.
+        assert sweep("2026-11-10 16:59").raised == 0
+        assert sweep("2026-11-10 17:00").raised == 1
+        StuckAlert.objects.filter(case=case).delete()
+
+        # An office open 07:00–15:00: Tuesday gives 7 h after 08:00, the 8th is Wednesday's.
+        settings.TONGBAN = {
+            **settings.TONGBAN,
+            "SUPERVISION": {"OFFICE_OPENS": "07:00", "OFFICE_CLOSES": "15:00"},
+        }
+        assert supervision.office_hours() == (time(7, 0), time(15, 0))
+        assert sweep("2026-11-10 17:00").raised == 0
+        assert sweep("2026-11-11 07:59").raised == 0
+        assert sweep("2026-11-11 08:00").raised == 1
+        assert StuckAlert.objects.get(case=case).waiting_since == at("2026-11-10 08:00")
+
+    def test_a_longer_office_day_is_one_working_day(self, settings: Any) -> None:
+        settings.TONGBAN = {
+            **settings.TONGBAN,
+            "SUPERVISION": {"OFFICE_OPENS": "08:30", "OFFICE_CLOSES": "17:30"},
+        }
+        assert supervision.hours_per_working_day() == 9.0
+        assert supervision.threshold_hours(2, "working_days") == 18.0
+        settings.TONGBAN = {**settings.TONGBAN, "SUPERVISION": {"OFFICE_OPENS": "18:00"}}
+        with pytest.raises(ImproperlyConfigured):
+            supervision.office_hours()
 
     def test_detection_is_deduplicated(self, sv: dict[str, Any]) -> None:
         case = submit(sv, "2026-09-30 10:00")

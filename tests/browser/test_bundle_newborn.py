@@ -70,8 +70,25 @@ def test_newborn_bundle_one_form_parallel_departments(
         "分别办理 9 个工作日 → 一件事 4 个工作日"
     )
 
+    # 情形引导 on the guide: not settling here leaves out the household registration and the
+    # two items that need its number, and the promised time shrinks with them.
+    for code, answer in (("settle_here", "否"), ("social_card", "否"), ("maternity_claim", "是")):
+        page.locator(f"#q-{code}").get_by_label(answer, exact=True).check()
+    page.get_by_role("button", name="看看需要办哪些").click()
+    expect(page.locator("#bundle-not-applicable")).to_contain_text("出生户口登记")
+    expect(page.locator("#critical-path")).to_contain_text(
+        "分别办理 5 个工作日 → 一件事 3 个工作日"
+    )
+
     citizen_login(page, base)
     page.goto(f"{base}/bundles/newborn/apply/")
+    # First the situation questions (same page), then the form of the items that apply.
+    for code in ("settle_here", "social_card", "maternity_claim"):
+        page.locator(f"#q-{code}").get_by_label("是", exact=True).check()
+    page.get_by_role("button", name="下一步").click()
+    expect(page.locator("#critical-path")).to_contain_text(
+        "分别办理 9 个工作日 → 一件事 4 个工作日"
+    )
     values = {
         "新生儿姓名": "李小宝",
         "出生日期": "2026-11-20",

@@ -37,6 +37,15 @@ class BundleCaseIn(Schema):
         default=[], max_length=50, description="material_code 用一件事的材料编码 (B01…)"
     )
     enterprise_uscc: str | None = text(18, None, description="以企业经办人身份申请时填写")
+    situation: dict[str, str] = Field(
+        default={},
+        max_length=50,
+        description='情形引导的回答 {问题编码: 选项}，如 {"social_card": "是"}；'
+        "办理哪些事项由服务端按回答计算",
+    )
+    use_shared_data: bool = Field(
+        default=False, description="同意授权各事项的办理部门查询共享数据，免填免交（零材料）"
+    )
 
 
 class BundleResubmissionIn(Schema):
@@ -62,6 +71,12 @@ class BundleTimelineEntryOut(TimelineEntryOut):
     case_number: str
 
 
+class SituationAnswerOut(Schema):
+    code: str
+    question: str
+    answer: str
+
+
 class BundleCaseSummaryOut(Schema):
     id: UUID
     bundle_code: str
@@ -74,6 +89,8 @@ class BundleCaseSummaryOut(Schema):
 
 class BundleCaseOut(BundleCaseSummaryOut):
     form: dict[str, Any]
+    situation: list[SituationAnswerOut] = Field(description="情形引导的回答")
+    not_applicable: list[str] = Field(description="按申请人情形无需办理的事项")
     children: list[BundleChildOut]
     attention: list[BundleAttentionOut]
     timeline: list[BundleTimelineEntryOut]
@@ -98,7 +115,8 @@ def bundle_case_create(
         default=None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=NO_NUL
     ),
 ) -> Status[dict[str, Any]]:
-    """一件事一次办：一张表、一套材料，为每个事项生成子办件（依赖满足的并联办理）。"""
+    """一件事一次办：先答情形引导问题，再一张表、一套材料，为适用的每个事项生成子办件
+    （依赖满足的并联办理）。"""
     result = bundle_submit(
         actor=request_actor(request),
         bundle_code=payload.bundle_code,
@@ -106,6 +124,8 @@ def bundle_case_create(
         materials=_decode(payload.materials),
         idempotency_key=idempotency_key,
         enterprise_uscc=payload.enterprise_uscc,
+        situation=payload.situation,
+        use_shared_data=payload.use_shared_data,
     )
     return Status(201 if result.created else 200, bundle_case_view(result.bundle_case, _today()))
 

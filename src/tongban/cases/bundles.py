@@ -21,7 +21,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django_fsm import can_proceed
 
-from tongban.catalog.bundles import RESULT_ELEMENTS, BundleForm, Part, bundle_form, bundle_get
+from tongban.catalog.bundles import (
+    RESULT_ELEMENTS,
+    BundleForm,
+    Part,
+    bundle_form,
+    bundle_get,
+    situation_answers,
+)
 from tongban.catalog.formschema import validate_form_data
 from tongban.catalog.models import Bundle, ServiceItem
 from tongban.core import clock, events
@@ -29,6 +36,7 @@ from tongban.core.audit import audit_record_append
 from tongban.core.crypto import sha256_hex
 from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.core.ids import uuid_or_not_found
+from tongban.exchange.prefill import PrefillResult, consent_ensure, prefill
 from tongban.identity.models import EnterpriseAgent
 from tongban.identity.selectors import Actor
 
@@ -50,12 +58,16 @@ from .services import (
     _case_number,
     _record_step,
     _store_materials,
+    _store_shared_data,
     _validate_all,
 )
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor(user=None)
 SYSTEM_LABEL = "system:bundle"
+# The applicant's 情形引导 answers are kept in the bundle case's form data under this key
+# (no merged field can take it: merged names are element codes or item<n>__<field>).
+SITUATION_KEY = "_situation"
 
 
 @dataclass(frozen=True)
@@ -68,13 +80,20 @@ class BundleSubmissionResult:
 
 
 def _fingerprint(
-    code: str, form_data: dict[str, Any], uploads: list[UploadedMaterial], enterprise: str | None
+    code: str,
+    form_data: dict[str, Any],
+    uploads: list[UploadedMaterial],
+    enterprise: str | None,
+    situation: Any = None,
+    use_shared_data: bool = False,
 ) -> str:
     body = {
         "bundle": code,
         "form": form_data,
         "materials": sorted((u.material_code, sha256_hex(u.content)) for u in uploads),
         "enterprise": enterprise,
+        "situation": situation or {},
+        "shared": use_shared_data,
     }
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -155,6 +174,108 @@ def _check_applicant_type(form: BundleForm, items: dict[int, ServiceItem], enter
             )
 
 
+def _enterprise_for(actor: Actor, enterprise_uscc: str | None) -> Any:
+    """The enterprise the applicant acts for as its agent (经办人), or None for themself."""
+    if not enterprise_uscc:
+        return None
+    agent = (
+        EnterpriseAgent.objects.select_related("enterprise")
+        .filter(citizen=actor.citizen, enterprise__uscc=enterprise_uscc, is_active=True)
+        .first()
+    )
+    if agent is None:
+        raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
+    return agent.enterprise
+
+
+@dataclass
+class BundlePrefill:
+    """Prefill of the merged form: each applicable item's own prefill (its department's
+    grants, its purpose, its data-use records), shown under the merged names."""
+
+    by_item: dict[int, PrefillResult]
+    values: dict[str, Any]  # merged field → value
+    verified: dict[str, str]  # merged field → registry name
+    derived: dict[str, str]  # merged material code (B01…) → registry name(s)
+    unavailable: dict[str, str]  # merged field / material code → why
+
+
+def bundle_prefill(
+    *, actor: Actor, form: BundleForm, items: dict[int, ServiceItem], enterprise_uscc: str | None
+) -> BundlePrefill:
+    """With the applicant's consent (given or reused per item, as for one item), fill what
+    the registries hold: `exchange.prefill` runs once per applicable item, for that item's
+    department and purpose. A merged material is derived (零材料) when every applicable item
+    that needs it can derive it; otherwise it is uploaded once for all of them."""
+    by_item: dict[int, PrefillResult] = {}
+    for part in form.parts:
+        item = items[part.bundle_item_id]
+        consent_ensure(actor=actor, item=item, enterprise_uscc=enterprise_uscc)
+        by_item[part.bundle_item_id] = prefill(
+            actor=actor, item=item, enterprise_uscc=enterprise_uscc
+        )
+    properties = form.schema["properties"]
+    values: dict[str, Any] = {}
+    verified: dict[str, str] = {}
+    unavailable: dict[str, str] = {}
+    for part in form.parts:
+        shared = by_item[part.bundle_item_id]
+        mapping = form.field_map[part.bundle_item_id]
+        for name, value in shared.values.items():
+            if mapping.get(name) in properties:
+                values[mapping[name]] = value
+                verified[mapping[name]] = shared.verified_fields.get(name, "")
+        for name, why in shared.unavailable.items():
+            if mapping.get(name) in properties:
+                unavailable.setdefault(mapping[name], why)
+    derived: dict[str, str] = {}
+    for material in form.materials:
+        sources = [by_item[item_id].derived.get(own) for item_id, own in material.uses]
+        if sources and all(sources):
+            derived[material.code] = "、".join(
+                sorted({source.registry for source in sources if source})
+            )
+        else:
+            why = next(
+                (
+                    by_item[item_id].unavailable[own]
+                    for item_id, own in material.uses
+                    if own in by_item[item_id].unavailable
+                ),
+                "",
+            )
+            if why:
+                unavailable[material.code] = why
+    for name in verified:
+        unavailable.pop(name, None)
+    return BundlePrefill(by_item, values, verified, derived, unavailable)
+
+
+def bundle_prefill_for(
+    *,
+    actor: Actor,
+    bundle_code: str,
+    situation: dict[str, Any] | None,
+    enterprise_uscc: str | None = None,
+) -> tuple[BundleForm, BundlePrefill]:
+    """The web form's 同意授权并自动填写 on a bundle: the applicable items' prefill, for the
+    applicant or for an enterprise they are an agent of (checked, as on submission)."""
+    if actor.citizen is None:
+        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+    bundle = bundle_get(code=bundle_code)
+    form = bundle_form(bundle, answers=situation_answers(bundle, situation))
+    items = {row.pk: row.item for row in bundle.items.all()}
+    enterprise = _enterprise_for(actor, enterprise_uscc)
+    _check_applicant_type(form, items, enterprise)
+    shared = bundle_prefill(
+        actor=actor,
+        form=form,
+        items=items,
+        enterprise_uscc=enterprise.uscc if enterprise is not None else None,
+    )
+    return form, shared
+
+
 def bundle_submit(
     *,
     actor: Actor,
@@ -163,35 +284,52 @@ def bundle_submit(
     materials: list[UploadedMaterial],
     idempotency_key: str | None = None,
     enterprise_uscc: str | None = None,
+    situation: dict[str, Any] | None = None,
+    use_shared_data: bool = False,
 ) -> BundleSubmissionResult:
-    """一件事申报: one form, one set of materials → a bundle case and its child cases.
+    """一件事申报: situation answers, one form, one set of materials → a bundle case and one
+    child case per applicable item.
 
-    Idempotent like application_submit: a retry with the same key and content returns the
-    first bundle case; the same key with other content is refused.
+    The applicable items are recomputed here from the answers (情形引导); nothing the client
+    says about items is used. With `use_shared_data` the applicant consents to prefill, as
+    on the single-item form: registry values win, derivable materials need no upload, and
+    each item's data-use records are tied to its child case. Idempotent like
+    application_submit: a retry with the same key and content returns the first bundle
+    case; the same key with other content is refused.
     """
     if actor.citizen is None:
         raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 100):
         raise InvalidInput("idempotency_key_invalid", "Idempotency-Key 长度应为 1–100 个字符")
-    fingerprint = _fingerprint(bundle_code, form_data, materials, enterprise_uscc)
+    fingerprint = _fingerprint(
+        bundle_code, form_data, materials, enterprise_uscc, situation, use_shared_data
+    )
     if idempotency_key and (replay := _replay(actor, idempotency_key, fingerprint)):
         return replay
     bundle = bundle_get(code=bundle_code)
-    form = bundle_form(bundle)
+    answers = situation_answers(bundle, situation)
+    form = bundle_form(bundle, answers=answers)
+    if not form.parts:
+        raise InvalidInput("bundle_nothing_applies", "按您的情形，本一件事没有需要办理的事项")
     items = {row.pk: row.item for row in bundle.items.all()}
-    enterprise = None
-    if enterprise_uscc:
-        agent = (
-            EnterpriseAgent.objects.select_related("enterprise")
-            .filter(citizen=actor.citizen, enterprise__uscc=enterprise_uscc, is_active=True)
-            .first()
-        )
-        if agent is None:
-            raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
-        enterprise = agent.enterprise
+    enterprise = _enterprise_for(actor, enterprise_uscc)
     _check_applicant_type(form, items, enterprise)
+    shared: BundlePrefill | None = None
+    if use_shared_data:
+        shared = bundle_prefill(
+            actor=actor,
+            form=form,
+            items=items,
+            enterprise_uscc=enterprise.uscc if enterprise is not None else None,
+        )
+        form_data = {**form_data, **shared.values}
     cleaned, types = _validate_all(
-        form.schema, form_data, _merged_materials(form), materials, require_mandatory=True
+        form.schema,
+        form_data,
+        _merged_materials(form),
+        materials,
+        require_mandatory=True,
+        derived=frozenset(shared.derived) if shared else frozenset(),
     )
     projected = _validate_parts(form, cleaned)
     for attempt in range(5):
@@ -202,13 +340,14 @@ def bundle_submit(
                     bundle,
                     form,
                     items,
-                    cleaned,
+                    {**cleaned, SITUATION_KEY: answers},
                     projected,
                     materials,
                     types,
                     idempotency_key,
                     fingerprint,
                     enterprise,
+                    shared,
                 )
                 return BundleSubmissionResult(bundle_case, created=True)
         except IntegrityError:
@@ -274,6 +413,7 @@ def _create(
     idempotency_key: str | None,
     fingerprint: str,
     enterprise: Any,
+    shared: BundlePrefill | None = None,
 ) -> BundleCase:
     citizen = actor.citizen
     assert citizen is not None and actor.user is not None
@@ -328,6 +468,14 @@ def _create(
             position=part.position,
             needs=list(part.needs),
         )
+        if shared is not None:
+            _store_shared_data(
+                application,
+                case,
+                shared.by_item[part.bundle_item_id],
+                part.version.form_schema,
+                now,
+            )
         cases.append(case)
     _store_shared(form, applications, uploads, types)
     audit_record_append(
@@ -339,6 +487,8 @@ def _create(
             "bundle": bundle.code,
             "cases": [case.case_number for case in cases],
             "materials": len(uploads),
+            "situation": cleaned.get(SITUATION_KEY, {}),
+            **({"shared_materials": sorted(shared.derived)} if shared else {}),
         },
     )
     for case in cases:
@@ -509,8 +659,8 @@ def bundle_resubmit(
     if not children:
         raise Conflict("illegal_transition", "本一件事没有待补正的事项")
     bundle = bundle_get(code=bundle_case.bundle.code)
-    form = bundle_form(bundle)
-    merged = {**bundle_case.form_data, **form_data}
+    form = bundle_form(bundle, included=_child_items(bundle_case))
+    merged = {**form_only(bundle_case.form_data), **form_data}
     cleaned, types = _validate_all(
         form.schema, merged, _merged_materials(form), materials, require_mandatory=False
     )
@@ -534,7 +684,7 @@ def bundle_resubmit(
         application.save(update_fields=["form_data"])
         applications[child.bundle_item_id] = application
         _apply(case, "resubmit", "", actor, "applicant")
-    bundle_case.form_data = cleaned
+    bundle_case.form_data = {**cleaned, SITUATION_KEY: situation_of(bundle_case)}
     bundle_case.save(update_fields=["form_data"])
     # Materials go to the children that answer now (the others keep what they have).
     _store_shared(form, applications, materials, types)
@@ -549,6 +699,25 @@ def bundle_resubmit(
 
 
 # ---------------------------------------------------------------- reads
+
+
+def form_only(data: dict[str, Any]) -> dict[str, Any]:
+    """The merged form's values of a bundle case (its situation answers left out)."""
+    return {key: value for key, value in data.items() if key != SITUATION_KEY}
+
+
+def situation_of(bundle_case: BundleCase) -> dict[str, str]:
+    """The 情形引导 answers the bundle case was submitted with ({} for none)."""
+    answers = bundle_case.form_data.get(SITUATION_KEY)
+    return dict(answers) if isinstance(answers, dict) else {}
+
+
+def _child_items(bundle_case: BundleCase) -> set[int]:
+    return set(
+        BundleCaseChild.objects.filter(bundle_case=bundle_case).values_list(
+            "bundle_item_id", flat=True
+        )
+    )
 
 
 def _uuid(value: Any) -> Any:
@@ -638,6 +807,14 @@ def bundle_case_view(bundle_case: BundleCase, today: date) -> dict[str, Any]:
         ),
         key=lambda entry: entry["occurred_at"],
     )
+    answers = situation_of(bundle_case)
+    questions = list(bundle_case.bundle.questions.all())
+    included = {child.bundle_item_id for child in children}
+    not_applicable = [
+        row.item.name
+        for row in bundle_case.bundle.items.select_related("item").order_by("order", "id")
+        if row.pk not in included
+    ]
     return {
         "id": bundle_case.pk,
         "bundle_code": bundle_case.bundle.code,
@@ -646,7 +823,13 @@ def bundle_case_view(bundle_case: BundleCase, today: date) -> dict[str, Any]:
         "status_label": BundleCaseStatus(bundle_case.status).label,
         "submitted_at": bundle_case.submitted_at,
         "completed_at": bundle_case.completed_at,
-        "form": bundle_case.form_data,
+        "form": form_only(bundle_case.form_data),
+        "situation": [
+            {"code": q.code, "question": q.text, "answer": answers[q.code]}
+            for q in questions
+            if q.code in answers
+        ],
+        "not_applicable": not_applicable,
         "children": rows,
         "attention": attention,
         "timeline": timeline,

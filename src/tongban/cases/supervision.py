@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -53,10 +55,10 @@ from .models import (
     ThresholdUnit,
 )
 
-# Office hours of a working day: 1 working day = 8 working hours.
-OFFICE_OPENS = time(9, 0)
-OFFICE_CLOSES = time(17, 0)
-HOURS_PER_WORKING_DAY = 8
+# Office hours of a working day, settings.TONGBAN["SUPERVISION"]["OFFICE_OPENS"/"OFFICE_CLOSES"]
+# ("HH:MM" or datetime.time); 1 working day = one office day (8 hours with the defaults).
+DEFAULT_OFFICE_OPENS = time(9, 0)
+DEFAULT_OFFICE_CLOSES = time(17, 0)
 
 # The seeded defaults (migration 0004 writes the same rows); used when a row is missing.
 DEFAULT_THRESHOLDS: dict[str, tuple[int, str]] = {
@@ -85,8 +87,37 @@ MAX_NOTE = 2000
 # ---------------------------------------------------------------- office time
 
 
-def threshold_hours(amount: int, unit: str) -> int:
-    return amount * HOURS_PER_WORKING_DAY if unit == ThresholdUnit.WORKING_DAYS else amount
+def _clock_time(value: Any, default: time) -> time:
+    if value is None or value == "":
+        return default
+    if isinstance(value, time):
+        return value
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"TONGBAN['SUPERVISION']: invalid time {value!r}") from error
+
+
+def office_hours() -> tuple[time, time]:
+    """(opens, closes) of a working day, from settings.TONGBAN["SUPERVISION"] (default
+    09:00–17:00); read on every call so a changed setting applies at once."""
+    config = settings.TONGBAN.get("SUPERVISION") or {}
+    opens = _clock_time(config.get("OFFICE_OPENS"), DEFAULT_OFFICE_OPENS)
+    closes = _clock_time(config.get("OFFICE_CLOSES"), DEFAULT_OFFICE_CLOSES)
+    if closes <= opens:
+        raise ImproperlyConfigured("TONGBAN['SUPERVISION']: OFFICE_CLOSES must follow OFFICE_OPENS")
+    return opens, closes
+
+
+def hours_per_working_day() -> float:
+    """Office hours in one working day (8 with the default 09:00–17:00)."""
+    opens, closes = office_hours()
+    day = date(2000, 1, 3)
+    return (datetime.combine(day, closes) - datetime.combine(day, opens)).total_seconds() / 3600
+
+
+def threshold_hours(amount: int, unit: str) -> float:
+    return amount * hours_per_working_day() if unit == ThresholdUnit.WORKING_DAYS else amount
 
 
 def office_time_cutoff(calendar: Calendar, now: datetime, hours: float) -> datetime:
@@ -96,13 +127,14 @@ def office_time_cutoff(calendar: Calendar, now: datetime, hours: float) -> datet
     """
     local = timezone.localtime(now)
     zone = local.tzinfo
+    office_opens, office_closes = office_hours()
     remaining = timedelta(hours=hours)
     cursor = local
     for _ in range(3660):  # ten years of days: far beyond any threshold
         day = cursor.date()
         if calendar.is_workday(day):
-            opens = datetime.combine(day, OFFICE_OPENS, tzinfo=zone)
-            closes = datetime.combine(day, OFFICE_CLOSES, tzinfo=zone)
+            opens = datetime.combine(day, office_opens, tzinfo=zone)
+            closes = datetime.combine(day, office_closes, tzinfo=zone)
             end = min(cursor, closes)
             if end > opens:
                 if end - opens >= remaining:
@@ -120,12 +152,13 @@ def office_hours_between(calendar: Calendar, start: datetime, end: datetime) -> 
     if end <= start:
         return 0.0
     zone = end.tzinfo
+    office_opens, office_closes = office_hours()
     total = timedelta()
     day = start.date()
     while day <= end.date():
         if calendar.is_workday(day):
-            opens = max(datetime.combine(day, OFFICE_OPENS, tzinfo=zone), start)
-            closes = min(datetime.combine(day, OFFICE_CLOSES, tzinfo=zone), end)
+            opens = max(datetime.combine(day, office_opens, tzinfo=zone), start)
+            closes = min(datetime.combine(day, office_closes, tzinfo=zone), end)
             if closes > opens:
                 total += closes - opens
         day += timedelta(days=1)
@@ -138,7 +171,7 @@ def office_hours_between(calendar: Calendar, start: datetime, end: datetime) -> 
 @dataclass(frozen=True)
 class Threshold:
     step: str
-    hours: int
+    hours: float
 
 
 def thresholds_active() -> dict[str, Threshold]:

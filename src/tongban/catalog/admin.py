@@ -17,12 +17,13 @@ from tongban.core.admin import warn_missing_calendar
 from tongban.core.errors import DomainError
 from tongban.identity.models import StaffMember, StaffRole
 
-from .bundles import dependency_cycle
+from .bundles import QuestionSpec, conditions_check, dependency_cycle, questions_check
 from .formschema import schema_check
 from .models import (
     Bundle,
     BundleDependency,
     BundleItem,
+    BundleQuestion,
     Material,
     ServiceItem,
     ServiceItemVersion,
@@ -173,10 +174,109 @@ class ServiceItemVersionAdmin(admin.ModelAdmin):
 # ---- 一件事 bundles ----
 
 
-class BundleItemInline(admin.TabularInline):
-    model = BundleItem
+class RegionScopedInline(admin.TabularInline):
+    """Shown and editable to whoever may edit the bundle (catalog administrators hold no
+    model permissions; the bundle's region scope decides, as for MaterialInline)."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_scope_prefix(request) is not None
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+
+def _sibling(formset: Any, model: type) -> Any:
+    """The other inline formset of the same bundle form (set by BundleAdmin), or None."""
+    return next((f for f in getattr(formset, "siblings", []) if f.model is model), None)
+
+
+def _kept(formset: Any) -> list[dict[str, Any]]:
+    return [
+        form.cleaned_data
+        for form in formset.forms
+        if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
+    ]
+
+
+def _question_specs(formset: Any) -> list[QuestionSpec]:
+    return [
+        QuestionSpec(
+            code=data.get("code") or "",
+            text=data.get("text") or "",
+            kind=data.get("kind") or "",
+            options=tuple(str(o) for o in data.get("options") or []),
+        )
+        for data in _kept(formset)
+    ]
+
+
+class BundleQuestionFormSet(forms.BaseInlineFormSet):
+    """情形引导 questions: codes unique and well formed, choice questions with options."""
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            questions_check(_question_specs(self))
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+
+
+class BundleQuestionInline(RegionScopedInline):
+    model = BundleQuestion
+    formset = BundleQuestionFormSet
     extra = 0
-    fields = ["item", "order"]
+    fields = ["order", "code", "text", "kind", "options"]
+
+
+class BundleItemFormSet(forms.BaseInlineFormSet):
+    """Conditions name existing questions and options, and an item never applies without an
+    item it depends on (the same check as catalog.bundles.bundle_save)."""
+
+    def clean(self) -> None:
+        super().clean()
+        questions_formset = _sibling(self, BundleQuestion)
+        if questions_formset is not None and not questions_formset.is_valid():
+            return  # its own errors are shown with the questions
+        questions = _question_specs(questions_formset) if questions_formset is not None else []
+        if questions_formset is None:
+            questions = [
+                QuestionSpec(q.code, q.text, q.kind, tuple(q.options))
+                for q in BundleQuestion.objects.filter(bundle_id=self.instance.pk or 0)
+            ]
+        rows = [data for data in _kept(self) if data.get("item") is not None]
+        index = {data["id"].pk: i for i, data in enumerate(rows) if data.get("id") is not None}
+        edges: list[tuple[int, int]] = []
+        dependencies_formset = _sibling(self, BundleDependency)
+        if dependencies_formset is not None and dependencies_formset.is_valid():
+            pairs = [
+                (data["upstream"].pk, data["downstream"].pk)
+                for data in _kept(dependencies_formset)
+                if data.get("upstream") is not None and data.get("downstream") is not None
+            ]
+        else:
+            pairs = list(
+                BundleDependency.objects.filter(bundle_id=self.instance.pk or 0).values_list(
+                    "upstream_id", "downstream_id"
+                )
+            )
+        edges = [(index[up], index[down]) for up, down in pairs if up in index and down in index]
+        try:
+            conditions_check(
+                questions,
+                [data["item"].name for data in rows],
+                [data.get("condition") or {} for data in rows],
+                edges,
+            )
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+
+
+class BundleItemInline(RegionScopedInline):
+    model = BundleItem
+    formset = BundleItemFormSet
+    extra = 0
+    fields = ["item", "order", "condition"]
     autocomplete_fields = ["item"]
 
 
@@ -207,7 +307,7 @@ class BundleDependencyFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError(f"事项依赖存在循环：{path}")
 
 
-class BundleDependencyInline(admin.TabularInline):
+class BundleDependencyInline(RegionScopedInline):
     model = BundleDependency
     formset = BundleDependencyFormSet
     extra = 0
@@ -228,9 +328,17 @@ class BundleDependencyInline(admin.TabularInline):
 class BundleAdmin(RegionScopedAdmin):
     """一件事: items, lead department, dependency graph (cycles refused), scoped by region."""
 
-    inlines = [BundleItemInline, BundleDependencyInline]
+    inlines = [BundleQuestionInline, BundleItemInline, BundleDependencyInline]
     list_display = ["name", "code", "division", "lead_department", "status"]
     list_filter = ["status"]
     list_select_related = ["division", "lead_department"]
     search_fields = ["name", "code"]
     department_fields = ("lead_department",)
+
+    def _create_formsets(self, request: HttpRequest, obj: Any, change: bool) -> Any:
+        # The item conditions are checked against the questions and dependencies edited on
+        # the same page: each inline formset gets to see the others.
+        formsets, inline_instances = super()._create_formsets(request, obj, change)  # type: ignore[misc]
+        for formset in formsets:
+            formset.siblings = formsets
+        return formsets, inline_instances

@@ -26,12 +26,15 @@ from tongban.identity.models import Department
 
 from .formschema import ELEMENT_CODE_PATTERN
 from .models import (
+    YES_NO_OPTIONS,
     Bundle,
     BundleDependency,
     BundleItem,
+    BundleQuestion,
     BundleStatus,
     ServiceItem,
     ServiceItemVersion,
+    SituationKind,
 )
 
 # code → (name, kind). kind "input": stated by the applicant once; "result": supplied by an
@@ -136,6 +139,162 @@ def critical_path(days: dict[Any, int], edges: list[tuple[Any, Any]]) -> Critica
     return CriticalPath(finish[last], sum(days.values()), path)
 
 
+# ---------------------------------------------------------------- 情形引导 (situations)
+
+QUESTION_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+# The prefix of a situation answer in a posted web form: situation__<question code>.
+SITUATION_FIELD_PREFIX = "situation__"
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    """A situation question: yes/no (是/否) or one choice among `options`."""
+
+    code: str
+    text: str
+    kind: str = SituationKind.YES_NO
+    options: tuple[str, ...] = ()
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return YES_NO_OPTIONS if self.kind == SituationKind.YES_NO else tuple(self.options)
+
+
+Condition = dict[str, list[str]]  # question code → the answers under which an item applies
+
+
+def questions_check(questions: list[QuestionSpec]) -> None:
+    """Refuse a malformed question list (codes, duplicate codes, choice options)."""
+    seen: set[str] = set()
+    for question in questions:
+        if not re.match(QUESTION_CODE_PATTERN, question.code or ""):
+            raise InvalidInput(
+                "bundle_question_invalid",
+                f"情形问题编码无效：{question.code}（小写字母开头，仅含小写字母、数字、下划线）",
+            )
+        if question.code in seen:
+            raise InvalidInput("bundle_question_invalid", f"情形问题编码重复：{question.code}")
+        seen.add(question.code)
+        if not question.text.strip():
+            raise InvalidInput("bundle_question_invalid", f"情形问题 {question.code} 缺少问题文字")
+        if question.kind == SituationKind.YES_NO:
+            if question.options:
+                raise InvalidInput(
+                    "bundle_question_invalid", f"是/否问题“{question.text}”不应另设选项"
+                )
+        elif question.kind == SituationKind.CHOICE:
+            options = [str(option).strip() for option in question.options]
+            if len(options) < 2 or len(set(options)) != len(options) or not all(options):
+                raise InvalidInput(
+                    "bundle_question_invalid",
+                    f"单选问题“{question.text}”至少需要两个互不相同的非空选项",
+                )
+        else:
+            raise InvalidInput("bundle_question_invalid", f"情形问题类型无效：{question.kind}")
+
+
+def conditions_check(
+    questions: list[QuestionSpec],
+    names: list[str],
+    conditions: list[Any],
+    edges: list[tuple[int, int]],
+) -> list[Condition]:
+    """Refuse conditions that name a missing question or option, and conditions that could
+    include an item while excluding an item it depends on; returns the conditions cleaned.
+
+    ADR 0012: a dependency must hold in every situation, so an item's condition must imply
+    the conditions of every item it depends on (else the dependant could start without the
+    result it waits for). Conditions are conjunctions of "answer ∈ options", so the
+    implication is exact per question: each question the upstream restricts must be
+    restricted at least as tightly by the downstream.
+    """
+    choices = {question.code: question.choices for question in questions}
+    cleaned: list[Condition] = []
+    for name, condition in zip(names, conditions, strict=True):
+        condition = condition or {}
+        if not isinstance(condition, dict):
+            raise InvalidInput("bundle_condition_invalid", f"“{name}”的适用条件应为对象")
+        clean: Condition = {}
+        for code, allowed in condition.items():
+            if code not in choices:
+                raise InvalidInput(
+                    "bundle_condition_invalid", f"“{name}”的适用条件引用了不存在的情形问题：{code}"
+                )
+            if isinstance(allowed, str):
+                allowed = [allowed]
+            if not isinstance(allowed, list) or not allowed:
+                raise InvalidInput(
+                    "bundle_condition_invalid", f"“{name}”的适用条件应列出问题 {code} 的适用选项"
+                )
+            unknown = [str(option) for option in allowed if option not in choices[code]]
+            if unknown:
+                raise InvalidInput(
+                    "bundle_condition_invalid",
+                    f"“{name}”的适用条件引用了问题 {code} 不存在的选项："
+                    + "、".join(unknown)
+                    + f"（可选：{'、'.join(choices[code])}）",
+                )
+            clean[code] = [option for option in choices[code] if option in allowed]
+        cleaned.append(clean)
+    for upstream, downstream in edges:
+        if not condition_implies(cleaned[downstream], cleaned[upstream], choices):
+            raise InvalidInput(
+                "bundle_condition_inconsistent",
+                f"“{names[downstream]}”依赖“{names[upstream]}”，但在某些情形下只办理前者："
+                f"请让“{names[downstream]}”的适用条件包含“{names[upstream]}”的适用条件",
+            )
+    return cleaned
+
+
+def condition_implies(
+    stronger: Condition, weaker: Condition, choices: dict[str, tuple[str, ...]]
+) -> bool:
+    """True when every situation satisfying `stronger` satisfies `weaker`."""
+    for code, allowed in weaker.items():
+        if set(choices.get(code, ())) <= set(allowed):
+            continue  # every answer allowed: no restriction
+        if code not in stronger or not set(stronger[code]) <= set(allowed):
+            return False
+    return True
+
+
+def condition_holds(condition: Condition, answers: dict[str, str]) -> bool:
+    return all(answers.get(code) in allowed for code, allowed in (condition or {}).items())
+
+
+def situation_answers(bundle: Bundle, raw: Any) -> dict[str, str]:
+    """The applicant's answers checked against the bundle's questions: every question
+    answered with one of its options, nothing else. Errors under `situation__<code>`."""
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("situation_invalid", "情形引导的回答应为对象")
+    questions = list(bundle.questions.all())
+    known = {question.code for question in questions}
+    errors: dict[str, str] = {}
+    if any(code not in known for code in raw):
+        errors["situation"] = "回答中含有本一件事没有的情形问题"
+    answers: dict[str, str] = {}
+    for question in questions:
+        value = raw.get(question.code)
+        if value in (None, ""):
+            errors[f"{SITUATION_FIELD_PREFIX}{question.code}"] = f"请回答“{question.text}”"
+        elif value not in question.choices:
+            errors[f"{SITUATION_FIELD_PREFIX}{question.code}"] = (
+                f"“{question.text}”的回答应为：{'、'.join(question.choices)}"
+            )
+        else:
+            answers[question.code] = str(value)
+    if errors:
+        raise InvalidInput("situation_invalid", "请先回答情形引导问题", fields=errors)
+    return answers
+
+
+def situation_selection(bundle: Bundle, answers: dict[str, str]) -> set[int]:
+    """The bundle_item ids that apply in the applicant's situation (computed here, on the
+    server, from the answers — never taken from the client)."""
+    return {row.pk for row in bundle.items.all() if condition_holds(row.condition, answers)}
+
+
 # ---------------------------------------------------------------- saving
 
 
@@ -209,12 +368,19 @@ def bundle_save(
     basis: str = "",
     status: str = BundleStatus.PUBLISHED,
     is_synthetic: bool = False,
+    questions: list[QuestionSpec] | None = None,
+    conditions: list[Condition] | None = None,
 ) -> Bundle:
-    """Create or replace the bundle `code` with these items and dependencies.
+    """Create or replace the bundle `code` with these items, dependencies and situation
+    questions (`conditions[i]` is the condition of `items[i]`; none = always included).
 
     Refused (and nothing saved) when the dependencies form a cycle, an item appears twice or
-    is unpublished, or an output cannot flow into the dependant's form.
+    is unpublished, an output cannot flow into the dependant's form, a condition names a
+    missing question or option, or an item could apply without an item it depends on.
     """
+    questions = list(questions or [])
+    if conditions is not None and len(conditions) != len(items):
+        raise InvalidInput("bundle_condition_invalid", "适用条件的数量应与事项一致")
     if not items and status == BundleStatus.PUBLISHED:
         raise InvalidInput("bundle_empty", "发布的一件事至少包含一个事项")
     if len({item.pk for item in items}) != len(items):
@@ -223,6 +389,13 @@ def bundle_save(
     if unpublished:
         raise InvalidInput("bundle_item_unpublished", "事项尚未发布：" + "、".join(unpublished))
     dependencies_check(items, dependencies)
+    questions_check(questions)
+    cleaned_conditions = conditions_check(
+        questions,
+        [item.name for item in items],
+        list(conditions) if conditions is not None else [{}] * len(items),
+        [(d.upstream, d.downstream) for d in dependencies],
+    )
     bundle, _ = Bundle.objects.update_or_create(
         code=code,
         defaults={
@@ -237,14 +410,29 @@ def bundle_save(
     )
     existing = {row.item_id: row for row in bundle.items.all()}
     rows = []
-    for order, item in enumerate(items, start=1):
+    for order, (item, condition) in enumerate(zip(items, cleaned_conditions, strict=True), 1):
         row = existing.pop(item.pk, None)
         if row is None:
-            row = BundleItem.objects.create(bundle=bundle, item=item, order=order)
-        elif row.order != order:
+            row = BundleItem.objects.create(
+                bundle=bundle, item=item, order=order, condition=condition
+            )
+        elif row.order != order or row.condition != condition:
             row.order = order
-            row.save(update_fields=["order"])
+            row.condition = condition
+            row.save(update_fields=["order", "condition"])
         rows.append(row)
+    bundle.questions.all().delete()
+    BundleQuestion.objects.bulk_create(
+        BundleQuestion(
+            bundle=bundle,
+            code=question.code,
+            text=question.text,
+            kind=question.kind,
+            options=list(question.options),
+            order=order,
+        )
+        for order, question in enumerate(questions, start=1)
+    )
     bundle.dependencies.all().delete()
     for row in existing.values():
         row.delete()
@@ -262,7 +450,11 @@ def bundle_save(
         action="catalog.bundle.save",
         object_type="bundle",
         object_id=code,
-        detail={"items": len(items), "dependencies": len(dependencies)},
+        detail={
+            "items": len(items),
+            "dependencies": len(dependencies),
+            "questions": len(questions),
+        },
     )
     return bundle
 
@@ -287,6 +479,7 @@ def bundles_list(*, region: str | None = None) -> QuerySet[Bundle]:
             ).order_by("order", "id"),
         ),
         "dependencies",
+        "questions",
     )
 
 
@@ -338,6 +531,9 @@ class BundleForm:
     field_map: dict[int, dict[str, str]]
     materials: list[MergedMaterial]
     critical: CriticalPath
+    # 情形引导: the items that do not apply in the applicant's situation, and the answers
+    excluded: list[Part] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
 
     def part(self, bundle_item_id: int) -> Part:
         return next(part for part in self.parts if part.bundle_item_id == bundle_item_id)
@@ -356,11 +552,32 @@ def _material_key(material: dict[str, Any]) -> str:
     return "e:" + ",".join(sorted(elements)) if elements else "n:" + material["name"].strip()
 
 
-def bundle_form(bundle: Bundle) -> BundleForm:
-    """Build the merged form from the items' current versions (items prefetched)."""
+def bundle_form(
+    bundle: Bundle,
+    *,
+    answers: dict[str, str] | None = None,
+    included: set[int] | None = None,
+) -> BundleForm:
+    """Build the merged form from the items' current versions (items prefetched).
+
+    With `answers` (情形引导) only the items whose condition holds are part of it, and the
+    critical path is that selection's; `included` names the bundle_item ids directly (a
+    bundle case's children). Field names (`item<n>__…`, n = the item's place in the whole
+    bundle) and material codes (B01…, numbered over the whole bundle) do not depend on the
+    selection, so an API client's codes stay stable.
+    """
     rows = list(bundle.items.all())
-    dependencies = list(bundle.dependencies.all())
-    parts: list[Part] = []
+    if included is None and answers is not None:
+        included = situation_selection(bundle, answers)
+    chosen = {row.pk for row in rows} if included is None else set(included)
+    # Refused at save (conditions_check); should old data still break it, a dependency on
+    # an excluded item counts as satisfied and its outputs are asked of the applicant.
+    dependencies = [
+        d
+        for d in bundle.dependencies.all()
+        if d.upstream_id in chosen and d.downstream_id in chosen
+    ]
+    all_parts: list[Part] = []
     for position, row in enumerate(rows, start=1):
         version = row.item.current_version
         assert version is not None  # bundle_save refuses unpublished items
@@ -371,7 +588,7 @@ def bundle_form(bundle: Bundle) -> BundleForm:
             for element in dependency.outputs
         }
         needs = tuple(d.upstream_id for d in dependencies if d.downstream_id == row.pk)
-        parts.append(
+        all_parts.append(
             Part(
                 bundle_item_id=row.pk,
                 position=position,
@@ -384,6 +601,7 @@ def bundle_form(bundle: Bundle) -> BundleForm:
                 supplied=supplied,
             )
         )
+    parts = [part for part in all_parts if part.bundle_item_id in chosen]
     properties: dict[str, Any] = {}
     required: list[str] = []
     field_map: dict[int, dict[str, str]] = {}
@@ -403,13 +621,17 @@ def bundle_form(bundle: Bundle) -> BundleForm:
             if name in own_required and merged not in required:
                 required.append(merged)
         field_map[part.bundle_item_id] = mapping
+    codes: dict[str, str] = {}
+    for part in all_parts:
+        for material in part.version.materials:
+            codes.setdefault(_material_key(material), f"B{len(codes) + 1:02d}")
     materials: dict[str, MergedMaterial] = {}
     for part in parts:
         for material in part.version.materials:
             key = _material_key(material)
             if key not in materials:
                 materials[key] = MergedMaterial(
-                    code=f"B{len(materials) + 1:02d}",
+                    code=codes[key],
                     name=material["name"],
                     material_type=material.get("material_type", "3"),
                     is_mandatory=False,
@@ -431,8 +653,10 @@ def bundle_form(bundle: Bundle) -> BundleForm:
             "properties": properties,
         },
         field_map=field_map,
-        materials=list(materials.values()),
+        materials=sorted(materials.values(), key=lambda m: m.code),
         critical=critical,
+        excluded=[part for part in all_parts if part.bundle_item_id not in chosen],
+        answers=dict(answers or {}),
     )
 
 

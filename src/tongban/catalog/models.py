@@ -210,14 +210,70 @@ class Bundle(models.Model):
         return self.name
 
 
+class SituationKind(models.TextChoices):
+    YES_NO = "yes_no", "是/否"
+    CHOICE = "choice", "单选"
+
+
+# The options of a yes/no question, as stored in answers and conditions.
+YES_NO_OPTIONS = ("是", "否")
+
+
+class BundleQuestion(models.Model):
+    """情形引导: a question the applicant answers before the form (是否需要办理社保卡？);
+    the answers decide which items apply (`BundleItem.condition`)."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="questions")
+    code = models.CharField(
+        "编码", max_length=40, help_text="一件事内唯一，小写字母、数字、下划线，如 social_card"
+    )
+    text = models.CharField("问题", max_length=200)
+    kind = models.CharField(
+        "类型", max_length=10, choices=SituationKind.choices, default=SituationKind.YES_NO
+    )
+    options = models.JSONField(
+        "选项",
+        default=list,
+        blank=True,
+        help_text='单选题的选项，如 ["个体工商户", "有限责任公司"]；是/否题留空（选项为 是、否）',
+    )
+    order = models.PositiveSmallIntegerField("顺序", default=0)
+
+    class Meta:
+        verbose_name = "情形引导问题"
+        verbose_name_plural = "情形引导问题"
+        ordering = ["bundle", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bundle", "code"], name="bundle_question_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The options an answer may take."""
+        if self.kind == SituationKind.YES_NO:
+            return YES_NO_OPTIONS
+        return tuple(str(option) for option in self.options or [])
+
+
 class BundleItem(models.Model):
-    """One catalog item of a bundle; its department is the item's."""
+    """One catalog item of a bundle; its department is the item's. `condition` says under
+    which answers to the bundle's questions it applies ({} = always)."""
 
     bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items")
     item = models.ForeignKey(
         ServiceItem, verbose_name="事项", on_delete=models.PROTECT, related_name="bundle_items"
     )
     order = models.PositiveSmallIntegerField("顺序", default=0)
+    condition = models.JSONField(
+        "适用条件",
+        default=dict,
+        blank=True,
+        help_text='{"问题编码": ["适用的选项", …]}，所列问题须同时满足；留空表示始终办理。'
+        '如 {"social_card": ["是"]}',
+    )
 
     class Meta:
         verbose_name = "一件事的事项"

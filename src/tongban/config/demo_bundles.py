@@ -15,8 +15,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from tongban.catalog.bundles import DependencySpec, bundle_save
-from tongban.catalog.models import BundleStatus, ServiceItem
+from tongban.catalog.bundles import DependencySpec, QuestionSpec, bundle_save
+from tongban.catalog.models import BundleStatus, ServiceItem, SituationKind
 from tongban.catalog.services import catalog_seed
 from tongban.core.ids import uscc_checksum
 from tongban.core.models import Division
@@ -326,6 +326,39 @@ SCENARIOS: list[tuple[str, str, str, list[str], list[tuple[str, str, list[str]]]
     ),
 ]  # fmt: skip
 
+# 情形引导: bundle code → (questions, item key → condition). An item without a condition is
+# always included; an item's condition implies those of the items it depends on.
+SITUATIONS: dict[str, tuple[list[QuestionSpec], dict[str, dict[str, list[str]]]]] = {
+    "newborn": (
+        [
+            QuestionSpec("settle_here", "新生儿是否在本市落户？"),
+            QuestionSpec("social_card", "是否需要为新生儿办理社会保障卡？"),
+            QuestionSpec("maternity_claim", "是否申请生育医疗费用报销？"),
+        ],
+        {
+            "maternity": {"maternity_claim": ["是"]},
+            "birth_household": {"settle_here": ["是"]},
+            "child_insurance": {"settle_here": ["是"]},
+            "child_card": {"settle_here": ["是"], "social_card": ["是"]},
+        },
+    ),
+    "restaurant": (
+        [
+            QuestionSpec(
+                "floor_area",
+                "经营场所营业面积？",
+                SituationKind.CHOICE,
+                ("300平方米以下", "300平方米及以上"),
+            ),
+            QuestionSpec("signboard", "是否设置户外招牌？"),
+        ],
+        {
+            "fire_check": {"floor_area": ["300平方米及以上"]},
+            "signboard": {"signboard": ["是"]},
+        },
+    ),
+}
+
 # The rest of the first batch: drafts naming their typical component items.
 DRAFTS: list[tuple[str, str, str, str]] = [
     ("enterprise_change", "企业信息变更一件事", "samr",
@@ -363,6 +396,7 @@ def seed_bundles() -> list[DemoAccount]:
         for entry in ITEMS
     }
     for code, name, lead, keys, dependencies in SCENARIOS:
+        questions, conditions = SITUATIONS.get(code, ([], {}))
         bundle_save(
             code=code,
             name=name,
@@ -377,6 +411,8 @@ def seed_bundles() -> list[DemoAccount]:
             description=f"一次申请、一套材料，{len(keys)} 个事项由相关部门并联办理。",
             basis=BASIS,
             is_synthetic=True,
+            questions=questions,
+            conditions=[conditions.get(key, {}) for key in keys],
         )
     for code, name, lead, components in DRAFTS:
         bundle_save(

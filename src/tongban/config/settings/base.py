@@ -263,6 +263,12 @@ TONGBAN: dict[str, Any] = {
         for code in os.environ.get("TONGBAN_REGION_CODES", "440000,330000").split(",")
         if code.strip()
     ],
+    # Supervision (ADR 0013): the office hours of a working day ("HH:MM"); stuck thresholds in
+    # working days count one office day each.
+    "SUPERVISION": {
+        "OFFICE_OPENS": os.environ.get("TONGBAN_OFFICE_OPENS", "09:00"),
+        "OFFICE_CLOSES": os.environ.get("TONGBAN_OFFICE_CLOSES", "17:00"),
+    },
     # Delivery of hand-off messages to peers: HTTP timeout and the longest retry interval.
     "INTERCHANGE_TIMEOUT_S": float(os.environ.get("TONGBAN_INTERCHANGE_TIMEOUT_S", "5")),
     "INTERCHANGE_MAX_BACKOFF_S": int(os.environ.get("TONGBAN_INTERCHANGE_MAX_BACKOFF_S", "3600")),
