@@ -649,6 +649,40 @@ class TestSituations:
         assert "item3__hospital" not in only.schema["properties"]
         assert [m.code for m in only.materials] == [m.code for m in everything.materials]
 
+    def test_the_guide_api_lists_the_questions_and_answers_them(
+        self, situated: dict[str, Any], api: Any
+    ) -> None:
+        url = "/api/v1/catalog/bundles/newborn"
+        guide = api.get(url).json()
+        assert [(q["code"], q["kind"], q["choices"]) for q in guide["questions"]] == [
+            ("settle_here", "yes_no", ["是", "否"]),
+            ("vaccinate_at", "choice", ["本市", "外地"]),
+        ]
+        assert guide["situation"] == {} and guide["not_applicable"] == []
+        assert len(guide["parts"]) == 4 and guide["parts"][2]["condition"] == {
+            "settle_here": ["是"]
+        }
+        only = api.get(url, {"answer": ["settle_here:否", "vaccinate_at:外地"]}).json()
+        assert only["situation"] == ONLY_CERTIFICATE
+        assert [p["name"] for p in only["parts"]] == ["出生医学证明签发"]
+        assert [p["name"] for p in only["not_applicable"]] == [
+            "预防接种证办理", "出生户口登记", "城乡居民医保参保登记",
+        ]  # fmt: skip
+        assert (only["promised_days"], only["separate_days"], only["dependencies"]) == (1, 1, [])
+        assert "item3__hospital" not in only["form_schema"]["properties"]
+        for answers, field in (
+            (["settle_here"], None),
+            (["settle_here:也许", "vaccinate_at:本市"], "situation__settle_here"),
+            (["settle_here:是"], "situation__vaccinate_at"),
+            (["settle_here:是", "vaccinate_at:本市", "pets:是"], "situation"),
+        ):
+            response = api.get(url, {"answer": answers})
+            assert response.status_code == 422, answers
+            body = response.json()
+            assert body["code"] == "situation_invalid"
+            if field:
+                assert field in body["fields"], (answers, body)
+
     def test_different_answers_create_different_children(self, situated: dict[str, Any]) -> None:
         guardian = situated["guardian"]
         everything = bundle_submit(

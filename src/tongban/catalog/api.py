@@ -2,12 +2,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 from ninja.pagination import paginate
 
+from tongban.core.errors import InvalidInput
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 
-from .bundles import bundle_form, bundle_get, bundles_list
+from .bundles import bundle_form, bundle_get, bundles_list, situation_answers
 from .models import Bundle, ServiceItem
 from .schemas import BundleOut, BundleSummaryOut, ItemOut, ItemSummaryOut, MaterialOut
 from .selectors import item_get, items_list
@@ -73,8 +74,10 @@ def item_detail(request: HttpRequest, code: str = Path(..., max_length=31, patte
 # ---- bundles (一件事) ----
 
 
-def bundle_out(bundle: Bundle, *, detail: bool) -> dict[str, Any]:
-    form = bundle_form(bundle)
+def bundle_out(
+    bundle: Bundle, *, detail: bool, answers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    form = bundle_form(bundle, answers=answers)
     positions = {part.bundle_item_id: part.position for part in form.parts}
     summary = {
         "code": bundle.code,
@@ -91,8 +94,23 @@ def bundle_out(bundle: Bundle, *, detail: bool) -> dict[str, Any]:
     if not detail:
         return summary
     critical = set(form.critical.path)
+    conditions = {row.pk: row.condition or {} for row in bundle.items.all()}
     return {
         **summary,
+        "questions": [
+            {
+                "code": question.code,
+                "text": question.text,
+                "kind": question.kind,
+                "choices": list(question.choices),
+            }
+            for question in bundle.questions.all()
+        ],
+        "situation": dict(answers or {}),
+        "not_applicable": [
+            {"position": part.position, "item_code": part.item_code, "name": part.name}
+            for part in form.excluded
+        ],
         "parts": [
             {
                 "position": part.position,
@@ -100,8 +118,9 @@ def bundle_out(bundle: Bundle, *, detail: bool) -> dict[str, Any]:
                 "name": part.name,
                 "department": part.department,
                 "committed_limit_days": part.committed_limit_days,
-                "needs": [positions[n] for n in part.needs],
+                "needs": [positions[n] for n in part.needs if n in positions],
                 "on_critical_path": part.bundle_item_id in critical,
+                "condition": conditions.get(part.bundle_item_id, {}),
             }
             for part in form.parts
         ],
@@ -112,6 +131,7 @@ def bundle_out(bundle: Bundle, *, detail: bool) -> dict[str, Any]:
                 "outputs": d.outputs,
             }
             for d in bundle.dependencies.all()
+            if d.upstream_id in positions and d.downstream_id in positions
         ],
         "materials": [
             {
@@ -140,9 +160,34 @@ def bundle_list(request: HttpRequest, filters: Query[BundleFilters]) -> list[dic
     return [bundle_out(b, detail=False) for b in bundles_list(region=filters.region)]
 
 
+class BundleSituationQuery(Schema):
+    answer: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="情形引导的回答，每项 <问题编码>:<回答>，如 answer=social_card:是；"
+        "给出时须回答全部问题，结果只含适用的事项",
+    )
+
+
+def _answers(bundle: Bundle, raw: list[str]) -> dict[str, str] | None:
+    if not raw:
+        return None
+    pairs: dict[str, str] = {}
+    for entry in raw:
+        code, separator, value = entry.partition(":")
+        if not separator or not code.strip() or len(entry) > 200:
+            raise InvalidInput("situation_invalid", "回答格式应为 <问题编码>:<回答>")
+        pairs[code.strip()] = value.strip()
+    return situation_answers(bundle, pairs)
+
+
 @router.get("/bundles/{code}", response={200: BundleOut, **error_responses(404, 422)}, auth=None)
 def bundle_detail(
-    request: HttpRequest, code: str = Path(..., max_length=40, pattern=NO_NUL)
+    request: HttpRequest,
+    situation: Query[BundleSituationQuery],
+    code: str = Path(..., max_length=40, pattern=NO_NUL),
 ) -> dict[str, Any]:
-    """一件事办事指南：组成事项、依赖关系、合并申请表与共用材料。"""
-    return bundle_out(bundle_get(code=code), detail=True)
+    """一件事办事指南：情形引导问题、组成事项、依赖关系、合并申请表与共用材料。
+    带上回答（answer=编码:回答）时，只列按情形适用的事项，承诺时限按其关键路径重算。"""
+    bundle = bundle_get(code=code)
+    return bundle_out(bundle, detail=True, answers=_answers(bundle, situation.answer))

@@ -108,6 +108,22 @@ class BundlePartOut(Schema):
     committed_limit_days: int
     needs: list[int] = Field(description="前序事项的 position")
     on_critical_path: bool
+    condition: dict[str, list[str]] = Field(
+        description="情形条件：问题编码 → 适用的回答；空对象表示总是办理"
+    )
+
+
+class BundleQuestionOut(Schema):
+    code: str = Field(description="情形问题编码：查询时以 answer=<编码>:<回答> 传入")
+    text: str
+    kind: str = Field(description="yes_no（是/否）或 choice（单选）")
+    choices: list[str]
+
+
+class BundleExcludedOut(Schema):
+    position: int
+    item_code: str
+    name: str
 
 
 class BundleDependencyOut(Schema):
@@ -138,6 +154,9 @@ class BundleSummaryOut(Schema):
 
 
 class BundleOut(BundleSummaryOut):
+    questions: list[BundleQuestionOut] = Field(description="情形引导问题（按顺序）")
+    situation: dict[str, str] = Field(description="本次查询所按的回答；为空时列出全部事项")
+    not_applicable: list[BundleExcludedOut] = Field(description="按回答无需办理的事项")
     parts: list[BundlePartOut]
     dependencies: list[BundleDependencyOut]
     materials: list[BundleMaterialOut]
