@@ -53,3 +53,38 @@ def test_seed_demo_is_idempotent_and_complete() -> None:
     usernames = {account.username for account in accounts}
     assert {"13800138000", "admin", "gd-catalog-admin"} <= usernames
     assert all(item.current_version is not None for item in ServiceItem.objects.all())
+
+
+@pytest.mark.django_db
+def test_demo_bundles_prefill_from_shared_data() -> None:
+    """The demo seeds grants for the 一件事 items too: 退休一件事 fills the applicant's name
+    and ID number from the population registry, with nothing refused as 未获授权."""
+    from tongban.cases.bundles import bundle_prefill_for
+    from tongban.config.demo import DEMO_CITIZEN_PHONE, seed_demo
+    from tongban.exchange.models import DataUseRecord, Grant, GrantStatus
+    from tongban.identity.models import Citizen
+    from tongban.identity.selectors import actor_for_user
+
+    seed_demo(synthetic_people=5)
+    citizen = Citizen.objects.get(phone=DEMO_CITIZEN_PHONE)
+    assert Grant.objects.filter(
+        purpose__in=_bundle_item_codes("retirement"), status=GrantStatus.APPROVED
+    ).exists()
+    form, shared = bundle_prefill_for(
+        actor=actor_for_user(citizen.user), bundle_code="retirement", situation={}
+    )
+    filled = {form.schema["properties"][name]["x-element"]: v for name, v in shared.values.items()}
+    assert filled["person.name"] == citizen.real_name
+    assert filled["person.id_number"] == citizen.id_number
+    assert not [why for why in shared.unavailable.values() if "授权" in why and "未" in why]
+    assert DataUseRecord.objects.filter(kind="prefill", outcome="answered").exists()
+
+
+def _bundle_item_codes(bundle_code: str) -> list[str]:
+    from tongban.catalog.models import BundleItem
+
+    return list(
+        BundleItem.objects.filter(bundle__code=bundle_code).values_list(
+            "item__implementation_code", flat=True
+        )
+    )

@@ -4,6 +4,7 @@ people (Faker zh_CN, valid check digits). Idempotent: running it twice changes n
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from faker import Faker
 
-from tongban.catalog.models import ServiceItem
+from tongban.catalog.models import BundleItem, BundleStatus, ServiceItem
 from tongban.catalog.selectors import version_declared_elements
 from tongban.catalog.services import (
     catalog_seed,
@@ -196,6 +197,11 @@ def seed_demo(*, synthetic_people: int = 30) -> list[DemoAccount]:
     from .demo_bundles import seed_bundles
 
     accounts.extend(seed_bundles())
+    _seed_grants(
+        BundleItem.objects.filter(bundle__status=BundleStatus.PUBLISHED)
+        .values_list("item__implementation_code", flat=True)
+        .distinct()
+    )
     # Supervisors, stuck-case thresholds and a few stuck cases (config/demo_supervision.py).
     from .demo_supervision import seed_supervision
 
@@ -339,8 +345,16 @@ def _seed_exchange() -> list[DemoAccount]:
             updated_at=now - timedelta(hours=rng.randrange(1, 20)),
         )
 
+    _seed_grants(load_shared_data_document()["items"])
+    return accounts
+
+
+def _seed_grants(item_codes: Iterable[str]) -> None:
+    """Approved grants for these items' declared shared-data elements (one per registry),
+    requested by a decision-maker of the item's department and approved by the registry's
+    data steward, so that prefill and 零材料 work in the demo; idempotent."""
     elements = {e.code: e for e in DataElement.objects.select_related("registry__department")}
-    for code in load_shared_data_document()["items"]:
+    for code in item_codes:
         item = (
             ServiceItem.objects.filter(implementation_code=code)
             .select_related("current_version", "department")
@@ -372,7 +386,6 @@ def _seed_exchange() -> list[DemoAccount]:
                 reason="演示：申报时经申请人授权预填和核验，免交可共享的材料",
             )
             grant_decide(actor=actor_for_user(steward.user), grant_id=grant.pk, approve=True)
-    return accounts
 
 
 def _seed_synthetic_people(count: int) -> None:
