@@ -232,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=6.0)
     parser.add_argument("--moderate", type=float, default=10.0)
     parser.add_argument("--overload", type=float, default=20.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="gunicorn workers; 0 = one per CPU the server may use (2 unpinned, 1 pinned)",
+    )
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--max-connections", type=int, default=256)
     parser.add_argument("--max-outstanding", type=int, default=1024)
@@ -280,8 +286,10 @@ def run_once(args: argparse.Namespace) -> set[str]:
         os.sched_setaffinity(0, set(cpus[1:]))  # this process: the load generator
     with common.app_environment("saturation") as app:
         world = common.seed_world()
+        workers = args.workers or (len(server_cpus) if server_cpus else len(cpus))
         server = common.Gunicorn(
             app.environ(),
+            workers=workers,
             threads=args.threads,
             log_path=app.var_dir / "gunicorn.log",
             cpus=server_cpus,
@@ -318,7 +326,10 @@ def run_once(args: argparse.Namespace) -> set[str]:
         "no partial submission; audit chain intact": integrity.ok,
     }
     print("\n==== saturation (issue 3 item 10) ====")
-    print(f"server             gunicorn 2 workers × {args.threads} threads; {settings_line}")
+    print(
+        f"server             gunicorn {server.workers} workers × {args.threads} threads; "
+        f"{settings_line}"
+    )
     pinning = (
         f"server on CPU {sorted(server_cpus)}, load generator on CPU {cpus[1:]}"
         if server_cpus
