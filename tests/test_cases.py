@@ -373,3 +373,56 @@ class TestEnterpriseApplicant:
         assert case.application.enterprise == enterprise
         assert case.application.applicant_name == "示例有限公司"
         assert case.application.applicant_id_number == "91110000600037341L"
+
+
+class TestMaterialsSweep:
+    def test_files_of_rolled_back_submissions_are_deleted_once_old(
+        self, world: dict[str, Any], capsys: Any, settings: Any, tmp_path: Any
+    ) -> None:
+        from datetime import timedelta
+
+        from django.db import transaction
+
+        from tongban.cases.services import materials_sweep
+        from tongban.cli import main as cli_main
+
+        # A storage of its own: other tests' rolled-back files must not count here.
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {**settings.STORAGES["default"], "OPTIONS": {"location": str(tmp_path)}},
+        }
+        kept = submit(world).application.materials.get()
+        storage = kept.file.storage
+        before = set(_material_names(storage))
+        with pytest.raises(RuntimeError), transaction.atomic():
+            submit(world, materials=[UploadedMaterial("M01", "lost.pdf", f.PDF + b"% lost\n")])
+            raise RuntimeError("the submission's transaction rolls back")
+        orphans = set(_material_names(storage)) - before
+        assert len(orphans) == 1 and kept.file.name not in orphans
+
+        # Fresh files are never judged: a submission may still be in flight.
+        assert materials_sweep().checked == 0
+        with pytest.raises(InvalidInput):
+            materials_sweep(older_than=timedelta(minutes=5))
+        with time_machine.travel(timedelta(days=2)):
+            dry = materials_sweep(dry_run=True)
+            assert (dry.checked, dry.deleted) == (2, 1) and dry.bytes_freed > 0
+            assert set(_material_names(storage)) >= orphans  # nothing deleted
+            assert cli_main(["materials", "sweep"]) == 0
+            assert "deleted 1 unreferenced" in capsys.readouterr().out
+        assert set(_material_names(storage)) == before
+        with kept.file.open("rb") as handle:  # the referenced file is untouched
+            assert sha256_hex(handle.read()) == kept.sha256
+        record = AuditRecord.objects.get(action="materials.sweep")
+        assert record.detail == {"checked": 2, "deleted": 1, "bytes": dry.bytes_freed}
+        assert audit_verify().ok
+
+
+def _material_names(storage: Any, directory: str = "materials") -> list[str]:
+    if not storage.exists(directory):
+        return []
+    directories, files = storage.listdir(directory)
+    names = [f"{directory}/{name}" for name in files]
+    for child in directories:
+        names += _material_names(storage, f"{directory}/{child}")
+    return names

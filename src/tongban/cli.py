@@ -98,6 +98,30 @@ def restore(args: argparse.Namespace) -> int:
     return _command("restore", args.archive, force=args.force)
 
 
+def materials(args: argparse.Namespace) -> int:
+    """`tongban materials sweep`: delete material files no submission refers to (left by
+    rolled-back submissions), older than --older-than-hours; --dry-run only counts them."""
+    _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
+    from datetime import timedelta
+
+    from tongban.cases.services import materials_sweep
+    from tongban.core.errors import DomainError
+
+    try:
+        result = materials_sweep(
+            older_than=timedelta(hours=args.older_than_hours), dry_run=args.dry_run
+        )
+    except DomainError as error:
+        print(f"{error.message} ({error.code})", file=sys.stderr)
+        return 2
+    verb = "would delete" if result.dry_run else "deleted"
+    print(
+        f"材料文件清理 (materials sweep): checked {result.checked} files, {verb} "
+        f"{result.deleted} unreferenced ({result.bytes_freed} bytes)"
+    )
+    return 0
+
+
 def totp(args: argparse.Namespace) -> int:
     """Print the current TOTP code of a staff account (for demo accounts in a demo database)."""
     _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
@@ -177,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("archive")
     p.add_argument("--force", action="store_true", help="replace a non-empty target")
     p.set_defaults(func=restore)
+    p = sub.add_parser("materials", help="material file housekeeping")
+    p.add_argument("action", choices=["sweep"])
+    p.add_argument("--older-than-hours", type=float, default=24.0)
+    p.add_argument("--dry-run", action="store_true", help="count, do not delete")
+    p.set_defaults(func=materials)
     p = sub.add_parser("totp", help="current TOTP code of a demo staff account")
     p.add_argument("username")
     p.set_defaults(func=totp)

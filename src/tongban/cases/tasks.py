@@ -23,3 +23,12 @@ def deadline_warn() -> dict[str, int]:
 
     result = warn()
     return {"raised": result.raised, "closed": result.closed}
+
+
+@shared_task(name="tongban.cases.materials_sweep", ignore_result=True)
+def materials_sweep() -> dict[str, int]:
+    """Delete material files left by rolled-back submissions (older than a day). Daily."""
+    from .services import materials_sweep as sweep
+
+    result = sweep()
+    return {"checked": result.checked, "deleted": result.deleted, "bytes": result.bytes_freed}

@@ -235,6 +235,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "cases-stuck-detect": {"task": "tongban.cases.stuck_detect", "schedule": 600.0},
     # Deadline warnings: cases turning yellow or red raise alerts (ADR 0013).
     "cases-deadline-warn": {"task": "tongban.cases.deadline_warn", "schedule": 3600.0},
+    # Material files left by rolled-back submissions hold personal documents: delete them.
+    "cases-materials-sweep": {
+        "task": "tongban.cases.materials_sweep",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Resend hand-off messages whose peer has not acknowledged them yet (ADR 0011).
     "interchange-outbox-deliver-due": {
         "task": "tongban.core.tasks.outbox_deliver_due",
