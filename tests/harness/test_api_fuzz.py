@@ -112,6 +112,8 @@ SUCCESS_NOT_EXPECTED = {
     "POST /api/v1/cross-region/applications",  # needs another region's item: test_crossregion
     "GET /api/v1/cross-region/applications/{received_id}",
     "POST /api/v1/cross-region/received/{received_id}/check",
+    "POST /api/v1/cross-region/joint-applications",  # needs other regions' items
+    "POST /api/v1/cross-region/applications/{received_id}/resubmission",  # and a 补正 there
     "POST /api/v1/exchange/lookups",  # tests/test_exchange.py
     "POST /api/v1/exchange/verifications",
     "GET /api/v1/exchange/alerts",

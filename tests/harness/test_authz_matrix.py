@@ -171,6 +171,19 @@ API: dict[tuple[str, str], dict[str, Cell]] = {
         other_citizen=Cell(200, "sees_no_received"),
     ),
     ("GET", "/api/v1/cross-region/applications/{received_id}"): row(404, anonymous=401, owner=200),
+    # 跨省补正: only the applicant answers; the world's application awaits no correction, so
+    # the owner gets past authorisation to the state check (409; test_crossregion: 200).
+    ("POST", "/api/v1/cross-region/applications/{received_id}/resubmission"): row(
+        403, anonymous=401, owner=409, other_citizen=404, enterprise_agent=404
+    ),
+    # 多地联办: any applicant may apply (two parts, two cross-province items).
+    ("POST", "/api/v1/cross-region/joint-applications"): row(
+        403,
+        anonymous=401,
+        owner=Cell(201, "one_more_received"),
+        other_citizen=Cell(201, "one_more_received"),
+        enterprise_agent=Cell(201, "one_more_received"),
+    ),
     ("GET", "/api/v1/cross-region/received"): row(
         200,
         anonymous=401,
@@ -359,6 +372,12 @@ WEB: dict[tuple[str, str], dict[str, Cell]] = {
         other_citizen=Cell(200, "page_hides_received"),
         enterprise_agent=Cell(200, "page_hides_received"),
     ),
+    # 跨省补正 page: the applicant's own application only (its state decides the form; a POST
+    # while no correction is awaited goes back to 我的跨省通办 with the reason).
+    ("GET", "web:cross_region_resubmit"): row(
+        302, owner=200, other_citizen=404, enterprise_agent=404
+    ),
+    ("POST", "web:cross_region_resubmit"): row(302, other_citizen=404, enterprise_agent=404),
     ("GET", "web:received_queue"): row(
         302,
         clerk=Cell(200, "page_shows_received"),
@@ -615,6 +634,27 @@ def api_request(world: dict[str, Any], method: str, path: str, role: str) -> Any
                 {"material_code": "M01", "filename": "a.pdf", "content_base64": f.b64(f.PDF)}
             ],
         }
+    elif path == "/api/v1/cross-region/joint-applications":
+        body = {
+            "parts": [
+                {"item_code": world["cross_item"].implementation_code, "handling_region": "330000"},
+                {
+                    "item_code": world["cross_item_2"].implementation_code,
+                    "handling_region": "330000",
+                },
+            ],
+            "receiving_region": "440000",
+            "form": dict(f.VALID_FORM),
+            "materials": [
+                {
+                    "part": part,
+                    "material_code": "M01",
+                    "filename": "a.pdf",
+                    "content_base64": f.b64(f.PDF),
+                }
+                for part in (1, 2)
+            ],
+        }
     elif path.endswith("/check"):
         body = {"accept": True, "comment": ""}
     elif path == "/api/v1/exchange/grants":
@@ -666,7 +706,7 @@ def web_request(world: dict[str, Any], method: str, name: str, role: str) -> Any
         kwargs = {"code": "matrix"}
     elif name in {"web:my_bundle", "web:bundle_resubmit"}:
         kwargs = {"bundle_case_id": world["bundle_case_id"]}
-    elif name == "web:received_check":
+    elif name in {"web:received_check", "web:cross_region_resubmit"}:
         kwargs = {"received_id": world["received_id"]}
     elif name == "web:consent_revoke":
         kwargs = {"consent_id": world["consent_id"]}
@@ -895,6 +935,7 @@ def _receive_cross_region(world: dict[str, Any]) -> None:
         peer_save(code=code, name=name, base_url="", public_key=region_public_key(code))
     hangzhou = Department.objects.get(name="杭州市公安局")
     world["cross_item"] = f.item(hangzhou, name="户口迁移（跨省通办）", cross_province=True)
+    world["cross_item_2"] = f.item(hangzhou, name="居住证明（跨省通办）", cross_province=True)
     world["received_id"] = str(
         received_application_submit(
             actor=world["actors"]["owner"],

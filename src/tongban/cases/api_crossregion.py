@@ -1,4 +1,5 @@
-"""跨省通办 API: applicants apply here for another region's item; clerks check and hand over."""
+"""跨省通办 API: applicants apply here for another region's item (or several regions' items:
+多地联办) and answer corrections here; clerks check and hand over."""
 
 from __future__ import annotations
 
@@ -28,12 +29,37 @@ class ReceivedIn(Schema):
     materials: list[MaterialIn] = Field(default=[], max_length=50)
 
 
+class PartIn(Schema):
+    item_code: str = text(31, description="该部分事项的实施编码")
+    handling_region: str = text(12, description="该部分的办理地区划代码（省级）")
+
+
+class JointMaterialIn(MaterialIn):
+    part: int = Field(ge=1, le=crossregion.MAX_PARTS, description="材料所属部分的序号（从 1 起）")
+
+
+class JointIn(Schema):
+    parts: list[PartIn] = Field(min_length=2, max_length=crossregion.MAX_PARTS)
+    receiving_region: str | None = text(12, None, description="代收地；缺省为本平台的首个区域")
+    form: FormData = Field(default={}, max_length=MAX_FORM_FIELDS)
+    materials: list[JointMaterialIn] = Field(default=[], max_length=50)
+
+
+class CrossRegionResubmissionIn(Schema):
+    part: int = Field(default=1, ge=1, le=crossregion.MAX_PARTS, description="补正的部分序号")
+    form: FormData = Field(
+        default={}, max_length=MAX_FORM_FIELDS, description="更正的字段（未列出的保持原值）"
+    )
+    materials: list[MaterialIn] = Field(default=[], max_length=50)
+
+
 class ReceivedMaterialOut(Schema):
     material_code: str
     material_name: str
     filename: str
     size: int
     sha256: str
+    part: int
 
 
 class CrossRegionTimelineEntryOut(Schema):
@@ -42,6 +68,22 @@ class CrossRegionTimelineEntryOut(Schema):
     label: str
     region: str
     comment: str
+    part: int | None = None
+
+
+class ReceivedPartOut(Schema):
+    position: int
+    item_code: str
+    item_name: str
+    handling_region: str
+    stage: str
+    stage_label: str
+    remote_case_number: str
+    remote_status: str
+    remote_status_label: str
+    note: str
+    awaiting_correction: bool
+    resubmission_pending: bool
 
 
 class ReceivedOut(Schema):
@@ -56,6 +98,9 @@ class ReceivedOut(Schema):
     remote_status: str
     remote_status_label: str
     note: str
+    overall_status: str
+    overall_status_label: str
+    parts: list[ReceivedPartOut]
     applicant: str
     materials: list[ReceivedMaterialOut]
     timeline: list[CrossRegionTimelineEntryOut]
@@ -103,11 +148,51 @@ def received_create(
     return Status(200 if existing else 201, crossregion.received_summary(received))
 
 
+@router.post(
+    "/joint-applications",
+    response={
+        201: ReceivedOut,
+        200: ReceivedOut,
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 503),
+    },
+)
+def received_joint_create(
+    request: HttpRequest,
+    payload: JointIn,
+    idempotency_key: str | None = Header(
+        default=None, alias="Idempotency-Key", min_length=1, max_length=100, pattern=NO_NUL
+    ),
+) -> Status[dict[str, Any]]:
+    """多地联办：一次提交，分为由不同办理地办理的若干部分；代收审核后逐部分签名移交。"""
+    actor = request_actor(request)
+    existing = bool(
+        idempotency_key
+        and actor.user is not None
+        and crossregion.ReceivedApplication.objects.filter(
+            applicant=actor.user, idempotency_key=idempotency_key
+        ).exists()
+    )
+    materials: dict[int, list[Any]] = {}
+    for material, upload in zip(payload.materials, _decode(list(payload.materials)), strict=True):
+        materials.setdefault(material.part, []).append(upload)
+    received = crossregion.received_joint_submit(
+        actor=actor,
+        parts=[crossregion.PartRequest(p.item_code, p.handling_region) for p in payload.parts],
+        receiving_region=payload.receiving_region,
+        form_data=payload.form,
+        materials=materials,
+        idempotency_key=idempotency_key,
+    )
+    return Status(200 if existing else 201, crossregion.received_summary(received))
+
+
 @router.get("/applications", response={200: list[ReceivedOut], **error_responses(401)})
 def received_mine(request: HttpRequest) -> list[dict[str, Any]]:
-    """我的跨省通办申请（含办理地同步的办理过程）。"""
-    rows = crossregion.received_for_applicant(user=request_actor(request).user).select_related(
-        "applicant"
+    """我的跨省通办申请（含办理地同步的办理过程，多地联办逐部分显示）。"""
+    rows = (
+        crossregion.received_for_applicant(user=request_actor(request).user)
+        .select_related("applicant")
+        .prefetch_related("parts")
     )
     return [crossregion.received_summary(row) for row in rows[:100]]
 
@@ -127,14 +212,34 @@ def received_detail(request: HttpRequest, received_id: UUID) -> dict[str, Any]:
     return crossregion.received_summary(row)
 
 
+@router.post(
+    "/applications/{received_id}/resubmission",
+    response={200: ReceivedOut, **error_responses(400, 401, 403, 404, 409, 413, 422, 503)},
+)
+def received_resubmit(
+    request: HttpRequest, received_id: UUID, payload: CrossRegionResubmissionIn
+) -> dict[str, Any]:
+    """跨省补正：在代收地答复办理地的补正要求（更正字段、补交材料），签名发送办理地。"""
+    received = crossregion.received_resubmit(
+        actor=request_actor(request),
+        received_id=received_id,
+        part=payload.part,
+        form_data=payload.form,
+        materials=_decode(payload.materials),
+    )
+    return crossregion.received_summary(received)
+
+
 @router.get("/received", response={200: list[ReceivedOut], **error_responses(401, 403)})
 def received_queue(request: HttpRequest) -> list[dict[str, Any]]:
     """代收件（本区域工作人员）：待审核与已移交的异地申请。"""
     actor = request_actor(request)
     if actor.staff is None:
         raise PermissionDenied("staff_required", "仅限工作人员")
-    rows = crossregion.received_applications_for_staff(actor=actor).select_related(
-        "applicant__citizen"
+    rows = (
+        crossregion.received_applications_for_staff(actor=actor)
+        .select_related("applicant__citizen")
+        .prefetch_related("parts")
     )
     return [crossregion.received_summary(row) for row in rows[:200]]
 

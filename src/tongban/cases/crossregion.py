@@ -15,6 +15,17 @@ Handling region H:
 4. Every status change of such a case is sent back (`crossregion.status`, numbered), so the
    applicant and both regions' staff see one timeline; R applies the updates in order and
    ignores stale or repeated ones.
+补正 across regions:
+5. When H requests a correction, the applicant answers it in R (`received_resubmit`): R checks
+   the corrected form and materials against H's item, records them and sends
+   `crossregion.resubmission` (same transaction, same outbox). H applies it with the ordinary
+   case resubmission, once per resubmission id; a case no longer awaiting correction answers
+   with a refusal (a status message) that R records and shows.
+多地联办:
+6. `received_joint_submit` — one application whose handling is split into parts
+   (`ReceivedPart`), each an item of one region. The receiving check hands every part over
+   (one message per part, idempotency key per part); each part's status comes back on its own
+   and the application shows an aggregated overall status (`received_overall`).
 """
 
 from __future__ import annotations
@@ -25,11 +36,13 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 
+from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
 from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
@@ -43,11 +56,58 @@ from tongban.identity.models import Citizen, StaffRole
 from tongban.identity.selectors import Actor
 
 from .events import CaseStatusChanged
-from .models import Case, CaseStatus, CrossRegionOrigin, ReceivedApplication, ReceivedStage
-from .services import ACTION_LABELS, UploadedMaterial, _validate_all, application_submit
+from .models import (
+    Case,
+    CaseStatus,
+    CrossRegionOrigin,
+    ReceivedApplication,
+    ReceivedPart,
+    ReceivedStage,
+)
+from .services import (
+    ACTION_LABELS,
+    UploadedMaterial,
+    _validate_all,
+    application_submit,
+    case_resubmit,
+)
 
 HANDOFF = "crossregion.handoff"
 STATUS = "crossregion.status"
+RESUBMISSION = "crossregion.resubmission"
+
+RESUBMISSION_SENT = "resubmission_sent"
+RESUBMISSION_REFUSED = "resubmission_refused"
+LABELS = {
+    RESUBMISSION_SENT: "申请人在代收地补正，已发送办理地",
+    RESUBMISSION_REFUSED: "办理地未接受补正",
+}
+MAX_PARTS = 10
+
+# Where a received application's handling is recorded: on the application itself (one
+# region) or on each of its parts (多地联办). Both carry the same handling fields.
+Handling = ReceivedApplication | ReceivedPart
+
+
+class OverallStatus(models.TextChoices):
+    """What the applicant and the receiving desk see for the whole application."""
+
+    RECEIVED = "received", "待代收审核"
+    REFUSED = "refused", "代收未通过"
+    HANDED_OVER = "handed_over", "已移交办理地"
+    IN_HANDLING = "in_handling", "办理中"
+    CORRECTION_REQUESTED = "correction_requested", "待补正"
+    PARTLY_DECLINED = "partly_declined", "部分未受理"
+    DECLINED = "declined", "办理地未受理"
+    COMPLETED = "completed", "已办结"
+
+
+@dataclass(frozen=True)
+class PartRequest:
+    """多地联办: one part asked for — an item and the region that handles it."""
+
+    item_code: str
+    handling_region: str
 
 
 class Unavailable(DomainError):
@@ -138,16 +198,7 @@ def received_application_submit(
             item_name=item["name"],
             form_data=cleaned,
             materials=[
-                {
-                    "material_code": upload.material_code,
-                    "material_name": names[upload.material_code],
-                    "filename": upload.filename[:200],
-                    "content_type": content_type,
-                    "size": len(upload.content),
-                    "sha256": sha256_hex(upload.content),
-                    "sm3": sm3_hex(upload.content),
-                    "content_base64": base64.b64encode(upload.content).decode(),
-                }
+                _material_entry(upload, content_type, names)
                 for upload, content_type in zip(materials, types, strict=True)
             ],
             idempotency_key=idempotency_key or None,
@@ -164,14 +215,144 @@ def received_application_submit(
     return received
 
 
-def _entry(action: str, label: str, region: str, comment: str = "") -> dict[str, Any]:
-    return {
+def _material_entry(
+    upload: UploadedMaterial, content_type: str, names: dict[str, str], part: int | None = None
+) -> dict[str, Any]:
+    entry = {
+        "material_code": upload.material_code,
+        "material_name": names[upload.material_code],
+        "filename": upload.filename[:200],
+        "content_type": content_type,
+        "size": len(upload.content),
+        "sha256": sha256_hex(upload.content),
+        "sm3": sm3_hex(upload.content),
+        "content_base64": base64.b64encode(upload.content).decode(),
+    }
+    if part is not None:
+        entry["part"] = part
+    return entry
+
+
+def received_joint_submit(
+    *,
+    actor: Actor,
+    parts: list[PartRequest],
+    form_data: dict[str, Any],
+    materials: dict[int, list[UploadedMaterial]],
+    receiving_region: str | None = None,
+    idempotency_key: str | None = None,
+) -> ReceivedApplication:
+    """多地联办: one application here whose handling is split into parts, each an item handled
+    by one region (the receiving region may handle a part too). One form serves all parts
+    (each part receives the fields its item asks for); materials are given per part (1-based)."""
+    if actor.citizen is None or actor.user is None:
+        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+    receiving = receiving_region or local_regions()[0]
+    if receiving not in local_regions():
+        raise InvalidInput("unknown_region", f"本平台不服务代收地 {receiving}")
+    if not 2 <= len(parts) <= MAX_PARTS:
+        raise InvalidInput("parts_invalid", f"多地联办须包含 2 至 {MAX_PARTS} 个部分")
+    if len({(p.item_code, p.handling_region) for p in parts}) != len(parts):
+        raise InvalidInput("parts_invalid", "同一事项在同一办理地只能出现一次")
+    unknown = sorted(set(materials) - set(range(1, len(parts) + 1)))
+    if unknown:
+        raise InvalidInput("part_not_found", f"材料所属的部分 {unknown[0]} 不存在")
+    if idempotency_key:
+        existing = ReceivedApplication.objects.filter(
+            applicant=actor.user, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+    items = [_item_definition(p.item_code, p.handling_region) for p in parts]
+    for item in items:
+        if not item["cross_province"]:
+            raise InvalidInput(
+                "not_cross_province", f"“{item['name']}”未开通跨省通办，请向办理地申请"
+            )
+    names_of_fields = [{spec.name for spec in form_fields(item["form_schema"])} for item in items]
+    errors = {
+        name: "申请表中没有此字段"
+        for name in form_data
+        if not any(name in known for known in names_of_fields)
+    }
+    cleaned_parts: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for position, (item, known) in enumerate(zip(items, names_of_fields, strict=True), 1):
+        uploads = materials.get(position, [])
+        codes = {m["code"] for m in item["materials"]}
+        try:
+            cleaned, types = _validate_all(
+                item["form_schema"],
+                {k: v for k, v in form_data.items() if k in known},
+                item["materials"],
+                uploads,
+                require_mandatory=True,
+            )
+        except InvalidInput as error:
+            for key, message in (error.fields or {"materials": error.message}).items():
+                label = f"{position}.{key}" if key in codes or key == "materials" else key
+                errors[label] = (
+                    f"第{position}部分（{item['name']}）：{message}" if label != key else message
+                )
+            continue
+        cleaned_parts.append(cleaned)
+        names = {m["code"]: m["name"] for m in item["materials"]}
+        entries += [
+            _material_entry(upload, content_type, names, position)
+            for upload, content_type in zip(uploads, types, strict=True)
+        ]
+    if errors:
+        raise InvalidInput("form_invalid", "申请表或材料有误，请按提示修改", fields=errors)
+    merged = {k: v for cleaned in cleaned_parts for k, v in cleaned.items()}
+    with transaction.atomic():
+        received = ReceivedApplication.objects.create(
+            applicant=actor.user,
+            receiving_region=receiving,
+            handling_region=parts[0].handling_region,
+            item_code=parts[0].item_code,
+            item_name=" + ".join(item["name"] for item in items)[:200],
+            form_data=merged,
+            materials=entries,
+            idempotency_key=idempotency_key or None,
+            created_at=clock.now(),
+            timeline=[_entry("received", f"代收地收件（多地联办，{len(parts)}个部分）", receiving)],
+        )
+        ReceivedPart.objects.bulk_create(
+            ReceivedPart(
+                received=received,
+                position=position,
+                handling_region=part.handling_region,
+                item_code=part.item_code,
+                item_name=item["name"][:200],
+                form_data=cleaned,
+            )
+            for position, (part, item, cleaned) in enumerate(
+                zip(parts, items, cleaned_parts, strict=True), 1
+            )
+        )
+        audit_record_append(
+            actor=actor.label,
+            action="crossregion.receive",
+            object_type="received_application",
+            object_id=str(received.pk),
+            detail={"parts": [[p.item_code, p.handling_region] for p in parts]},
+        )
+    return received
+
+
+def _entry(
+    action: str, label: str, region: str, comment: str = "", part: int | None = None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
         "at": clock.now().isoformat(),
         "action": action,
         "label": label,
         "region": region,
         "comment": comment,
     }
+    if part is not None:
+        entry["part"] = part
+    return entry
 
 
 def received_applications_for_staff(*, actor: Actor) -> models.QuerySet[ReceivedApplication]:
@@ -212,30 +393,22 @@ def received_application_check(
         received.note = comment
         if accept:
             received.stage = ReceivedStage.HANDED_OVER
+            parts = list(received.parts.all())
             received.timeline.append(
-                _entry("handed_over", "代收审核通过，移交办理地", received.receiving_region)
+                _entry(
+                    "handed_over",
+                    f"代收审核通过，分{len(parts)}个部分移交各办理地"
+                    if parts
+                    else "代收审核通过，移交办理地",
+                    received.receiving_region,
+                )
             )
-            citizen = received.applicant.citizen
-            message_send(
-                sender=received.receiving_region,
-                recipient=received.handling_region,
-                kind=HANDOFF,
-                payload={
-                    "received_id": str(received.pk),
-                    "item_code": received.item_code,
-                    "applicant": {
-                        "real_name": citizen.real_name,
-                        "id_number": citizen.id_number,
-                        "phone": citizen.phone,
-                    },
-                    "form": received.form_data,
-                    "materials": [
-                        {k: m[k] for k in ("material_code", "filename", "content_base64")}
-                        for m in received.materials
-                    ],
-                    "checked_by": actor.label,
-                },
-            )
+            for part in parts:
+                part.stage = ReceivedStage.HANDED_OVER
+                part.save(update_fields=["stage"])
+                _hand_over(received, part, actor)
+            if not parts:
+                _hand_over(received, None, actor)
         else:
             received.stage = ReceivedStage.REFUSED
             received.timeline.append(
@@ -253,46 +426,132 @@ def received_application_check(
     return received
 
 
+def _hand_over(received: ReceivedApplication, part: ReceivedPart | None, actor: Actor) -> None:
+    """One signed hand-off: the whole application, or one part of a 多地联办 application."""
+    citizen = received.applicant.citizen
+    payload: dict[str, Any] = {
+        "received_id": str(received.pk),
+        "item_code": received.item_code if part is None else part.item_code,
+        "applicant": {
+            "real_name": citizen.real_name,
+            "id_number": citizen.id_number,
+            "phone": citizen.phone,
+        },
+        "form": received.form_data if part is None else part.form_data,
+        "materials": [
+            {k: m[k] for k in ("material_code", "filename", "content_base64")}
+            for m in received.materials
+            if part is None or m.get("part") == part.position
+        ],
+        "checked_by": actor.label,
+    }
+    if part is not None:
+        payload["part"] = part.position
+    message_send(
+        sender=received.receiving_region,
+        recipient=received.handling_region if part is None else part.handling_region,
+        kind=HANDOFF,
+        payload=payload,
+    )
+
+
 def _uuid(value: Any) -> uuid.UUID:
     return uuid_or_not_found(value, "received_not_found", "代收件不存在")
 
 
+def _handling(
+    received: ReceivedApplication, parts: list[ReceivedPart], position: int
+) -> Handling | None:
+    """Where the handling of `position` is recorded (the application when it has no parts)."""
+    if not parts:
+        return received if position == 1 else None
+    return next((part for part in parts if part.position == position), None)
+
+
 def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A status update from the handling region (in order; stale or repeated ones ignored)."""
+    """A status update from the handling region (in order; stale or repeated ones ignored),
+    for the whole application or for one part of it."""
     try:
         received_id, sequence = uuid.UUID(str(payload["received_id"])), int(payload["sequence"])
+        position = int(payload.get("part", 1))
     except (KeyError, ValueError, TypeError):
         raise InvalidInput("bad_payload", "状态消息格式不正确") from None
     received = (
         ReceivedApplication.objects.select_for_update()
-        .filter(pk=received_id, handling_region=sender, receiving_region=recipient)
+        .filter(pk=received_id, receiving_region=recipient)
         .first()
     )
-    if received is None:
+    parts = list(received.parts.all()) if received is not None else []
+    target = _handling(received, parts, position) if received is not None else None
+    if received is None or target is None or target.handling_region != sender:
         raise NotFound("received_not_found", "代收件不存在")
-    if sequence <= received.last_sequence:
-        return {"applied": False, "sequence": received.last_sequence}
-    received.last_sequence = sequence
+    if sequence <= target.last_sequence:
+        return {"applied": False, "sequence": target.last_sequence}
+    target.last_sequence = sequence
+    part = position if parts else None
     if payload.get("declined"):
-        received.stage = ReceivedStage.DECLINED
-        received.note = str(payload.get("message", ""))[:500]
-        received.timeline.append(_entry("declined", "办理地未受理", sender, received.note))
+        target.stage = ReceivedStage.DECLINED
+        target.note = str(payload.get("message", ""))[:500]
+        received.timeline.append(_entry("declined", "办理地未受理", sender, target.note, part))
     else:
-        received.stage = ReceivedStage.IN_HANDLING
-        received.remote_case_id = str(payload.get("case_id", ""))[:64]
-        received.remote_case_number = str(payload.get("case_number", ""))[:50]
-        received.remote_status = str(payload.get("status", ""))[:24]
-        received.timeline.append(
-            {
-                "at": str(payload.get("at", "")),
-                "action": str(payload.get("action", "")),
-                "label": str(payload.get("label", "")),
-                "region": sender,
-                "comment": str(payload.get("comment", ""))[:500],
-            }
-        )
+        target.stage = ReceivedStage.IN_HANDLING
+        target.remote_case_id = str(payload.get("case_id", ""))[:64]
+        target.remote_case_number = str(payload.get("case_number", ""))[:50]
+        target.remote_status = str(payload.get("status", ""))[:24]
+        entry: dict[str, Any] = {
+            "at": str(payload.get("at", "")),
+            "action": str(payload.get("action", "")),
+            "label": str(payload.get("label", "")),
+            "region": sender,
+            "comment": str(payload.get("comment", ""))[:500],
+        }
+        if part is not None:
+            entry["part"] = part
+        received.timeline.append(entry)
+        if payload.get("refused"):
+            target.note = str(entry["comment"])
+    if isinstance(target, ReceivedPart):
+        target.save()
+        received.stage = _joint_stage(parts)
     received.save()
     return {"applied": True, "sequence": sequence}
+
+
+def _joint_stage(parts: list[ReceivedPart]) -> str:
+    """The application's own stage once its parts have been handed over."""
+    if all(part.stage == ReceivedStage.DECLINED for part in parts):
+        return ReceivedStage.DECLINED
+    if any(part.stage in {ReceivedStage.IN_HANDLING, ReceivedStage.DECLINED} for part in parts):
+        return ReceivedStage.IN_HANDLING
+    return ReceivedStage.HANDED_OVER
+
+
+def received_overall(
+    received: ReceivedApplication, parts: list[ReceivedPart] | None = None
+) -> OverallStatus:
+    """The aggregated status: 办理中 until every part is done, 部分未受理 when a part was
+    declined or rejected, 已办结 when every part is completed."""
+    if received.stage in {ReceivedStage.RECEIVED, ReceivedStage.REFUSED}:
+        return OverallStatus(received.stage)
+    states: list[Handling] = list(parts) if parts else [received]
+    declined = [
+        s
+        for s in states
+        if s.stage == ReceivedStage.DECLINED or s.remote_status == CaseStatus.REJECTED
+    ]
+    if declined:
+        return (
+            OverallStatus.DECLINED
+            if len(declined) == len(states)
+            else OverallStatus.PARTLY_DECLINED
+        )
+    if all(s.remote_status == CaseStatus.COMPLETED for s in states):
+        return OverallStatus.COMPLETED
+    if any(s.remote_status == CaseStatus.CORRECTION_REQUESTED for s in states):
+        return OverallStatus.CORRECTION_REQUESTED
+    if all(s.stage == ReceivedStage.HANDED_OVER for s in states):
+        return OverallStatus.HANDED_OVER
+    return OverallStatus.IN_HANDLING
 
 
 # ---------------------------------------------------------------- handling region
@@ -333,8 +592,11 @@ def _on_handoff(sender: str, recipient: str, payload: dict[str, Any]) -> dict[st
             for m in payload["materials"]
         ]
         details, form, item_code = payload["applicant"], dict(payload["form"]), payload["item_code"]
+        position = int(payload.get("part", 1))
     except (KeyError, ValueError, TypeError, binascii.Error):
         raise InvalidInput("bad_payload", "移交消息格式不正确") from None
+    # One key per part (a single-region application keeps the key it always had).
+    key = f"xr:{sender}:{received_id}" + (f":{position}" if position != 1 else "")
     try:
         with transaction.atomic():
             item = item_get(code=str(item_code))
@@ -347,15 +609,15 @@ def _on_handoff(sender: str, recipient: str, payload: dict[str, Any]) -> dict[st
                 item_code=item.implementation_code,
                 form_data=form,
                 materials=materials,
-                idempotency_key=f"xr:{sender}:{received_id}",
+                idempotency_key=key,
             )
             origin, _ = CrossRegionOrigin.objects.get_or_create(
                 case=result.case,
-                defaults={"receiving_region": sender, "received_id": received_id},
+                defaults={"receiving_region": sender, "received_id": received_id, "part": position},
             )
             _send_status(origin, result.case, action="submit", comment="")
     except DomainError as error:
-        _send_declined(sender, recipient, received_id, error)
+        _send_declined(sender, recipient, received_id, error, position)
         return {"accepted": False, "code": error.code, "message": error.message}
     return {
         "accepted": True,
@@ -364,39 +626,46 @@ def _on_handoff(sender: str, recipient: str, payload: dict[str, Any]) -> dict[st
     }
 
 
-def _send_declined(sender: str, recipient: str, received_id: uuid.UUID, error: DomainError) -> None:
-    message_send(
-        sender=recipient,
-        recipient=sender,
-        kind=STATUS,
-        payload={
-            "received_id": str(received_id),
-            "sequence": 1,
-            "declined": True,
-            "code": error.code,
-            "message": error.message,
-        },
-    )
+def _send_declined(
+    sender: str, recipient: str, received_id: uuid.UUID, error: DomainError, position: int
+) -> None:
+    payload: dict[str, Any] = {
+        "received_id": str(received_id),
+        "sequence": 1,
+        "declined": True,
+        "code": error.code,
+        "message": error.message,
+    }
+    if position != 1:
+        payload["part"] = position
+    message_send(sender=recipient, recipient=sender, kind=STATUS, payload=payload)
 
 
-def _send_status(origin: CrossRegionOrigin, case: Case, *, action: str, comment: str) -> None:
+def _send_status(
+    origin: CrossRegionOrigin, case: Case, *, action: str, comment: str, refused: bool = False
+) -> None:
     origin.sequence += 1
     origin.save(update_fields=["sequence"])
+    payload: dict[str, Any] = {
+        "received_id": str(origin.received_id),
+        "sequence": origin.sequence,
+        "case_id": str(case.pk),
+        "case_number": case.case_number,
+        "status": case.status,
+        "label": LABELS.get(action) or ACTION_LABELS.get(action, CaseStatus(case.status).label),
+        "action": action,
+        "comment": comment,
+        "at": clock.now().isoformat(),
+    }
+    if origin.part != 1:
+        payload["part"] = origin.part
+    if refused:
+        payload["refused"] = True
     message_send(
         sender=case.division_code[:2] + "0000",
         recipient=origin.receiving_region,
         kind=STATUS,
-        payload={
-            "received_id": str(origin.received_id),
-            "sequence": origin.sequence,
-            "case_id": str(case.pk),
-            "case_number": case.case_number,
-            "status": case.status,
-            "label": ACTION_LABELS.get(action, CaseStatus(case.status).label),
-            "action": action,
-            "comment": comment,
-            "at": clock.now().isoformat(),
-        },
+        payload=payload,
     )
 
 
@@ -416,14 +685,239 @@ def on_case_status_changed(event: CaseStatusChanged) -> None:
         _send_status(origin, origin.case, action=event.action, comment=comment)
 
 
+# ---------------------------------------------------------------- 补正 across regions
+
+
+def received_correction(received: ReceivedApplication, position: int = 1) -> dict[str, Any]:
+    """What the handling region asked to correct (一次性告知) and whether it may be answered."""
+    parts = list(received.parts.all())
+    target = _handling(received, parts, position)
+    if target is None:
+        raise NotFound("part_not_found", "联办部分不存在")
+    part = position if parts else None
+    entries = [e for e in received.timeline if e.get("part") == part]
+    requests = [e for e in entries if e.get("action") == "request_correction"]
+    pending = bool(entries) and entries[-1].get("action") == RESUBMISSION_SENT
+    return {
+        "target": target,
+        "note": requests[-1]["comment"] if requests else "",
+        "awaiting_correction": target.remote_status == CaseStatus.CORRECTION_REQUESTED
+        and not pending,
+        "pending": pending,
+        "form_data": target.form_data,
+    }
+
+
+def received_resubmit(
+    *,
+    actor: Actor,
+    received_id: Any,
+    form_data: dict[str, Any],
+    materials: list[UploadedMaterial],
+    part: int = 1,
+) -> ReceivedApplication:
+    """补正 in the receiving region: the applicant answers the handling region's correction
+    request here. The corrected fields are merged onto what was submitted, the whole is checked
+    against the handling region's item, recorded, and sent (`crossregion.resubmission`) in the
+    same transaction."""
+    if actor.citizen is None or actor.user is None:
+        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以补正")
+    received = received_for_applicant(user=actor.user).filter(pk=_uuid(received_id)).first()
+    if received is None:
+        raise NotFound("received_not_found", "代收件不存在")
+    correction = received_correction(received, part)
+    target: Handling = correction["target"]
+    _check_awaiting(correction)
+    item = received_item_rules(target)
+    merged = {**target.form_data, **form_data}
+    cleaned, types = _validate_all(
+        item["form_schema"], merged, item["materials"], materials, require_mandatory=False
+    )
+    names = {m["code"]: m["name"] for m in item["materials"]}
+    titles = {spec.name: spec.title for spec in form_fields(item["form_schema"])}
+    with transaction.atomic():
+        received = received_for_applicant(user=actor.user).select_for_update().get(pk=received.pk)
+        correction = received_correction(received, part)  # again, under the lock
+        _check_awaiting(correction)
+        target = correction["target"]
+        position = part if isinstance(target, ReceivedPart) else None
+        changed = [
+            k
+            for k in sorted(set(cleaned) | set(target.form_data))
+            if target.form_data.get(k) != cleaned.get(k)
+        ]
+        replaced = {u.material_code for u in materials}
+        received.materials = [
+            m
+            for m in received.materials
+            if m.get("part") != position or m["material_code"] not in replaced
+        ] + [
+            _material_entry(upload, content_type, names, position)
+            for upload, content_type in zip(materials, types, strict=True)
+        ]
+        if isinstance(target, ReceivedPart):
+            target.form_data = cleaned
+            target.save(update_fields=["form_data"])
+            received.form_data = {**received.form_data, **cleaned}
+        else:
+            received.form_data = cleaned
+        summary = "；".join(
+            text
+            for text in (
+                "更正：" + "、".join(titles.get(k, k) for k in changed) if changed else "",
+                "补交材料：" + "、".join(names[code] for code in sorted(replaced))
+                if replaced
+                else "",
+            )
+            if text
+        )
+        received.timeline.append(
+            _entry(
+                RESUBMISSION_SENT,
+                LABELS[RESUBMISSION_SENT],
+                received.receiving_region,
+                summary or "确认原申请内容",
+                position,
+            )
+        )
+        received.save()
+        message_send(
+            sender=received.receiving_region,
+            recipient=target.handling_region,
+            kind=RESUBMISSION,
+            payload={
+                "received_id": str(received.pk),
+                "part": part,
+                "resubmission_id": str(uuid.uuid4()),
+                "form": cleaned,
+                "materials": [
+                    {
+                        "material_code": upload.material_code,
+                        "filename": upload.filename[:200],
+                        "content_base64": base64.b64encode(upload.content).decode(),
+                    }
+                    for upload in materials
+                ],
+            },
+        )
+        audit_record_append(
+            actor=actor.label,
+            action="crossregion.resubmit",
+            object_type="received_application",
+            object_id=str(received.pk),
+            detail={"part": part, "fields": changed, "materials": sorted(replaced)},
+        )
+    return received
+
+
+def received_item_rules(handling: Handling) -> dict[str, Any]:
+    """The handling region's published item for the application or one of its parts (name,
+    form schema, materials), as the applicant's answer to a correction is checked against."""
+    return _item_definition(handling.item_code, handling.handling_region)
+
+
+def _check_awaiting(correction: dict[str, Any]) -> None:
+    if correction["pending"]:
+        raise Conflict("resubmission_pending", "补正已提交，正在等待办理地处理")
+    if not correction["awaiting_correction"]:
+        raise Conflict("not_awaiting_correction", "办理地未要求补正，无需补正")
+
+
+def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """补正 from the receiving region, applied with the ordinary case resubmission, once per
+    resubmission id. A case no longer awaiting correction (or an invalid form under the case's
+    rules) is answered with a refusal — a status message the receiving region records and
+    shows — not raised, so the message is not retried forever."""
+    try:
+        received_id = uuid.UUID(str(payload["received_id"]))
+        resubmission_id = uuid.UUID(str(payload["resubmission_id"]))
+        position = int(payload.get("part", 1))
+        form = dict(payload["form"])
+        materials = [
+            UploadedMaterial(
+                str(m["material_code"]),
+                str(m["filename"]),
+                base64.b64decode(str(m["content_base64"]), validate=True),
+            )
+            for m in payload["materials"]
+        ]
+    except (KeyError, ValueError, TypeError, binascii.Error):
+        raise InvalidInput("bad_payload", "补正消息格式不正确") from None
+    origin = (
+        CrossRegionOrigin.objects.select_for_update(of=("self",))
+        .select_related("case__application__applicant__citizen")
+        .filter(receiving_region=sender, received_id=received_id, part=position)
+        .first()
+    )
+    if origin is None:
+        return {"applied": False, "code": "case_not_found", "message": "办理地无此跨省来件"}
+    if origin.last_resubmission_id == resubmission_id:
+        return {"applied": False, "duplicate": True}
+    case = origin.case
+    applicant = case.application.applicant
+    actor = Actor(user=applicant, citizen=getattr(applicant, "citizen", None), staff=None)
+    origin.last_resubmission_id = resubmission_id
+    origin.save(update_fields=["last_resubmission_id"])
+    try:
+        case_resubmit(actor=actor, case_id=case.pk, form_data=form, materials=materials)
+    except DomainError as error:
+        case = Case.objects.get(pk=case.pk)  # FSM-protected: read it again
+        audit_record_append(
+            actor=f"peer:{sender}",
+            action="crossregion.resubmission",
+            outcome=Outcome.DENIED,
+            object_type="case",
+            object_id=str(case.pk),
+            detail={"code": error.code},
+        )
+        _send_status(origin, case, action=RESUBMISSION_REFUSED, comment=error.message, refused=True)
+        return {"applied": False, "code": error.code, "message": error.message}
+    return {"applied": True, "case_number": case.case_number}
+
+
 def received_for_applicant(*, user: Any) -> models.QuerySet[ReceivedApplication]:
     return ReceivedApplication.objects.filter(applicant=user)
 
 
+def _status_label(status: str) -> str:
+    return CaseStatus(status).label if status in CaseStatus.values else ""
+
+
 def received_summary(received: ReceivedApplication) -> dict[str, Any]:
-    """What the applicant and staff see (materials without content; applicant masked)."""
+    """What the applicant and staff see (materials without content; applicant masked): one
+    application with its parts (one, implicit, when handled in one region) and the
+    aggregated overall status."""
     citizen = getattr(received.applicant, "citizen", None)
+    parts = list(received.parts.all())
+    overall = received_overall(received, parts)
+    handlings: list[tuple[int, Handling]] = (
+        [(part.position, part) for part in parts] if parts else [(1, received)]
+    )
+    part_rows = []
+    for position, handling in handlings:
+        entries = [e for e in received.timeline if e.get("part") == (position if parts else None)]
+        pending = bool(entries) and entries[-1].get("action") == RESUBMISSION_SENT
+        part_rows.append(
+            {
+                "position": position,
+                "item_code": handling.item_code,
+                "item_name": handling.item_name,
+                "handling_region": handling.handling_region,
+                "stage": handling.stage,
+                "stage_label": ReceivedStage(handling.stage).label,
+                "remote_case_number": handling.remote_case_number,
+                "remote_status": handling.remote_status,
+                "remote_status_label": _status_label(handling.remote_status),
+                "note": handling.note,
+                "awaiting_correction": handling.remote_status == CaseStatus.CORRECTION_REQUESTED
+                and not pending,
+                "resubmission_pending": pending,
+            }
+        )
     return {
+        "overall_status": overall.value,
+        "overall_status_label": overall.label,
+        "parts": part_rows,
         "id": str(received.pk),
         "item_code": received.item_code,
         "item_name": received.item_name,
@@ -433,13 +927,17 @@ def received_summary(received: ReceivedApplication) -> dict[str, Any]:
         "stage_label": ReceivedStage(received.stage).label,
         "remote_case_number": received.remote_case_number,
         "remote_status": received.remote_status,
-        "remote_status_label": CaseStatus(received.remote_status).label
-        if received.remote_status in CaseStatus.values
-        else "",
+        "remote_status_label": _status_label(received.remote_status),
         "note": received.note,
         "applicant": mask(citizen.real_name, "name") if citizen else "",
         "materials": [
-            {k: m[k] for k in ("material_code", "material_name", "filename", "size", "sha256")}
+            {
+                **{
+                    k: m[k]
+                    for k in ("material_code", "material_name", "filename", "size", "sha256")
+                },
+                "part": m.get("part", 1),
+            }
             for m in received.materials
         ],
         "timeline": received.timeline,
@@ -449,3 +947,4 @@ def received_summary(received: ReceivedApplication) -> dict[str, Any]:
 
 handler_register(HANDOFF, _on_handoff)
 handler_register(STATUS, _on_status)
+handler_register(RESUBMISSION, _on_resubmission)

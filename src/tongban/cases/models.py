@@ -487,19 +487,57 @@ class CrossRegionOrigin(models.Model):
     case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="cross_region_origin")
     receiving_region = models.CharField("代收地", max_length=12)
     received_id = models.UUIDField("代收件编号")
+    # 多地联办: which part of the received application this case handles (1 when single).
+    part = models.PositiveSmallIntegerField("联办部分", default=1)
     sequence = models.PositiveIntegerField("已同步次数", default=0)
+    # 补正 answered from the receiving region: the last resubmission applied (idempotency).
+    last_resubmission_id = models.UUIDField("最近补正编号", null=True, blank=True)
 
     class Meta:
         verbose_name = "跨省来件"
         verbose_name_plural = "跨省来件"
         constraints = [
             models.UniqueConstraint(
-                fields=["receiving_region", "received_id"], name="cross_region_origin_once"
+                fields=["receiving_region", "received_id", "part"],
+                name="cross_region_origin_part_once",
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.case_id} ← {self.receiving_region}"
+
+
+class ReceivedPart(models.Model):
+    """多地联办: one part of a received application, an item handled by one region. A
+    single-region application has no parts (its handling is recorded on the application)."""
+
+    received = models.ForeignKey(
+        ReceivedApplication, on_delete=models.PROTECT, related_name="parts"
+    )
+    position = models.PositiveSmallIntegerField("序号")
+    handling_region = models.CharField("办理地", max_length=12)
+    item_code = models.CharField("事项实施编码", max_length=64)
+    item_name = models.CharField("事项名称", max_length=200)
+    form_data = models.JSONField("本部分申请表", default=dict)
+    stage = models.CharField(
+        "移交状态", max_length=16, choices=ReceivedStage.choices, default=ReceivedStage.RECEIVED
+    )
+    note = models.TextField("说明", blank=True)
+    remote_case_id = models.CharField("办理地办件", max_length=64, blank=True)
+    remote_case_number = models.CharField("办理地办件编号", max_length=50, blank=True)
+    remote_status = models.CharField("办理地状态", max_length=24, blank=True)
+    last_sequence = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "联办部分"
+        verbose_name_plural = "联办部分"
+        ordering = ["received", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["received", "position"], name="received_part_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_name} → {self.handling_region}"
 
 
 # ---- bundles (一件事) ----

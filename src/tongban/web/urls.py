@@ -18,6 +18,11 @@ urlpatterns = [
         name="cross_region_apply",
     ),
     path("me/cross-region/", views_crossregion.my_cross_region, name="my_cross_region"),
+    path(
+        "me/cross-region/<str:received_id>/resubmit/",
+        views_crossregion.cross_region_resubmit,
+        name="cross_region_resubmit",
+    ),
     path("workbench/received/", views_crossregion.received_queue, name="received_queue"),
     path(
         "workbench/received/<str:received_id>/check/",

@@ -1,5 +1,6 @@
 """跨省通办 pages: apply here for another region's item (异地代收), the applicant's list with
-the synced timeline, and the receiving desk's queue (代收审核)."""
+the synced timeline and per-part status (多地联办), answering a correction here (补正), and the
+receiving desk's queue (代收审核)."""
 
 from __future__ import annotations
 
@@ -82,11 +83,21 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
 
 
 def _rows(received: Any) -> list[dict[str, Any]]:
+    names: dict[str, str] = {}
+
+    def name(code: str) -> str:
+        if code not in names:
+            names[code] = _region_name(code)
+        return names[code]
+
     rows = []
     for row in received:
         summary = crossregion.received_summary(row)
-        summary["receiving_name"] = _region_name(row.receiving_region)
-        summary["handling_name"] = _region_name(row.handling_region)
+        summary["receiving_name"] = name(row.receiving_region)
+        summary["handling_name"] = name(row.handling_region)
+        for part in summary["parts"]:
+            part["handling_name"] = name(part["handling_region"])
+        summary["timeline"] = [{**e, "region_name": name(e["region"])} for e in summary["timeline"]]
         rows.append(summary)
     return rows
 
@@ -94,18 +105,86 @@ def _rows(received: Any) -> list[dict[str, Any]]:
 @require_GET
 @citizen_required
 def my_cross_region(request: HttpRequest, actor: Any) -> HttpResponse:
-    received = crossregion.received_for_applicant(user=actor.user).select_related(
-        "applicant__citizen"
-    )[:100]
+    received = (
+        crossregion.received_for_applicant(user=actor.user)
+        .select_related("applicant__citizen")
+        .prefetch_related("parts")[:100]
+    )
     return render(request, "web/crossregion_mine.html", {"rows": _rows(received)})
+
+
+@require_http_methods(["GET", "POST"])
+@citizen_required
+def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) -> HttpResponse:
+    """补正 here: answer the handling region's correction request in the receiving region."""
+    try:
+        pk = uuid.UUID(received_id)
+        part = int(request.POST.get("part") or request.GET.get("part") or 1)
+    except ValueError:
+        raise NotFound("received_not_found", "代收件不存在") from None
+    received = crossregion.received_for_applicant(user=actor.user).filter(pk=pk).first()
+    if received is None:
+        raise NotFound("received_not_found", "代收件不存在")
+    correction = crossregion.received_correction(received, part)
+    target = correction["target"]
+    values: dict[str, Any] = dict(correction["form_data"])
+    errors: dict[str, str] = {}
+    status = 200
+    rules: dict[str, Any] = {"name": target.item_name, "form_schema": {}, "materials": []}
+    try:
+        if correction["awaiting_correction"] or request.method == "POST":
+            rules = crossregion.received_item_rules(target)
+        if request.method == "POST":
+            values = {**values, **posted_form_data(request, rules["form_schema"])}
+            crossregion.received_resubmit(
+                actor=actor,
+                received_id=received.pk,
+                part=part,
+                form_data=values,
+                materials=posted_materials(request, [m["code"] for m in rules["materials"]]),
+            )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        if error.status == 409:  # nothing (more) to correct: back to the list, with the reason
+            messages.error(request, error.message)
+            return redirect("web:my_cross_region")
+        errors = error.fields
+        messages.error(request, error.message)
+        status = 422 if error.status < 500 else error.status
+    else:
+        if request.method == "POST":
+            messages.success(request, "补正已提交，已签名发送办理地")
+            return redirect("web:my_cross_region")
+    return render(
+        request,
+        "web/crossregion_resubmit.html",
+        {
+            "received": received,
+            "part": part,
+            "item_name": target.item_name,
+            "handling_name": _region_name(target.handling_region),
+            "correction": correction,
+            "fields": form_fields(rules["form_schema"]) if rules["form_schema"] else [],
+            "values": values,
+            "errors": errors,
+            "verified": {},
+            "material_rows": [
+                {**m, "derived_from": "", "unavailable": ""} for m in rules["materials"]
+            ],
+        },
+        status=status,
+    )
 
 
 @require_GET
 @staff_required
 def received_queue(request: HttpRequest, actor: Any) -> HttpResponse:
-    received = crossregion.received_applications_for_staff(actor=actor).select_related(
-        "applicant__citizen"
-    )[:200]
+    received = (
+        crossregion.received_applications_for_staff(actor=actor)
+        .select_related("applicant__citizen")
+        .prefetch_related("parts")[:200]
+    )
     return render(request, "web/crossregion_queue.html", {"rows": _rows(received)})
 
 
