@@ -305,7 +305,7 @@ class Gunicorn:
         *,
         port: int | None = None,
         workers: int = 2,
-        threads: int = 8,
+        threads: int | None = None,
         log_path: Path,
         cpus: set[int] | None = None,
     ) -> None:
@@ -313,6 +313,10 @@ class Gunicorn:
         self.cpus = cpus  # pin the server (master and workers) to these CPUs
         self.port = port or free_port()
         self.workers = workers
+        if threads is None:  # the settings' in-flight limit + waiting stack + spares
+            from tongban.config.shedding import gunicorn_threads
+
+            threads = gunicorn_threads()
         self.threads = threads
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None

@@ -1,7 +1,7 @@
 """Issue 3 item 4 — crash under load: SIGKILL gunicorn workers and master mid-submission.
 
 A fresh PostgreSQL database, migrated and seeded (citizens with API tokens, a published item
-with one mandatory material); gunicorn (2 workers × 8 threads, production settings) on a
+with one mandatory material); gunicorn (2 workers, production settings) on a
 free loopback port. N clients submit applications (POST /api/v1/applications, a small
 base64 PDF, one Idempotency-Key per logical submission) and retry with the SAME key on
 connection errors, timeouts, 429 and 5xx until acknowledged (201, or 200 for a replay) or
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for i in range(args.submissions)
         ]
-        server = common.Gunicorn(app.environ(), threads=8, log_path=app.var_dir / "gunicorn.log")
+        server = common.Gunicorn(app.environ(), log_path=app.var_dir / "gunicorn.log")
         server.start()
         try:
             common.log(f"gunicorn ready in {server.wait_ready():.1f} s on port {server.port}")

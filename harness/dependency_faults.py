@@ -1,6 +1,6 @@
 """Issue 3 item 5 — dependency faults: the database slow, locked, reset, hung, refused.
 
-gunicorn (2 workers × 8 threads, production settings) reaches PostgreSQL through
+gunicorn (2 workers, production settings) reaches PostgreSQL through
 :class:`harness.faultproxy.FaultProxy`; the harness itself reads the database directly.
 Three probes run back to back: a write (POST /api/v1/applications), a read
 (GET /api/v1/catalog/items) and /healthz. Phases:
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy = FaultProxy((target.hostname or "127.0.0.1", target.port or 5432)).start()
         proxied = app.db_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
         server = common.Gunicorn(
-            app.environ(database_url=proxied), threads=8, log_path=app.var_dir / "gunicorn.log"
+            app.environ(database_url=proxied), log_path=app.var_dir / "gunicorn.log"
         )
         server.start()
         try:
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         final = common.check_integrity(app)
     print("\n==== dependency faults (issue 3 item 5) ====")
     print(
-        f"app: gunicorn 2 workers × 8 threads → faultproxy → PostgreSQL; baseline "
+        f"app: gunicorn 2 workers × {server.threads} threads → faultproxy → PostgreSQL; baseline "
         f"{baseline_rate:.1f} successes/s (write + read clients)"
     )
     failed = False

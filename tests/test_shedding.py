@@ -267,3 +267,14 @@ def test_tracking_registers_and_forgets_requests() -> None:
     assert watchdog._tracked[key].wrappers  # this thread's database wrappers
     watchdog.untrack(key)
     assert key not in watchdog._tracked
+
+
+def test_gunicorn_threads_leave_room_for_the_stack_and_the_excess(settings: Any) -> None:
+    """Every waiter of the stack holds a thread; spare threads carry the excess here to be
+    shed (503 now) instead of leaving it queued unseen inside gunicorn."""
+    config = settings.TONGBAN
+    assert shedding.gunicorn_threads() >= config["MAX_IN_FLIGHT"] + config["QUEUE_LENGTH"] + 2
+    settings.TONGBAN = {**config, "MAX_IN_FLIGHT": 2, "QUEUE_LENGTH": 30}
+    assert shedding.gunicorn_threads() == 36
+    settings.TONGBAN = {**config, "MAX_IN_FLIGHT": 1, "QUEUE_LENGTH": 0}
+    assert shedding.gunicorn_threads() == 8  # never fewer than gunicorn needs to stay responsive

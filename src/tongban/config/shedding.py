@@ -18,9 +18,10 @@ requests admitted are those that waited least and those that would wait longest 
 to come back: admitted requests keep close to their unloaded latency, instead of every
 request queueing until it times out.
 
-gunicorn's ``--threads`` must exceed MAX_IN_FLIGHT + QUEUE_LENGTH: the spare threads carry
-excess requests to this middleware to be shed, instead of leaving them queued inside
-gunicorn where no one measures them.
+gunicorn's ``--threads`` must exceed MAX_IN_FLIGHT + QUEUE_LENGTH (``gunicorn_threads()``): the
+spare threads carry excess requests to this middleware to be shed, instead of leaving them
+queued inside gunicorn where no one measures them. Python runs one thread at a time, so give
+each core one worker process.
 
 Request deadline. ``statement_timeout`` lets PostgreSQL cancel a slow statement, but a
 connection stalled where the server cannot see it (a hung pooler or proxy, a network that
@@ -62,6 +63,13 @@ PAGE = (
     "<p>The service is busy. Please try again in a moment.</p></body></html>"
 )
 LOG_EVERY_SECONDS = 10.0
+
+
+def gunicorn_threads() -> int:
+    """gunicorn --threads for these settings: the requests in flight, the waiting stack and
+    a few spare threads that carry the excess here to be shed."""
+    config = settings.TONGBAN
+    return max(8, int(config.get("MAX_IN_FLIGHT", 0)) + int(config.get("QUEUE_LENGTH", 0)) + 4)
 
 
 class LoadSheddingMiddleware:
