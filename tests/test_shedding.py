@@ -99,7 +99,30 @@ def test_a_full_queue_sheds_at_once_without_waiting(settings: Any) -> None:
         middleware.slots.release()
 
 
-def test_waiters_are_served_newest_first_and_a_full_queue_evicts_the_oldest() -> None:
+def test_waiters_are_served_in_order_while_capacity_keeps_up() -> None:
+    """No starvation in a busy spell: the oldest waiter gets the next slot."""
+    slots = shedding.Slots(limit=1, queue_length=4, wait=10, overloaded_wait=10)
+    assert slots.acquire()  # the running request
+    outcome: dict[str, bool] = {}
+    threads = []
+    for name in ("first", "second"):
+        thread = threading.Thread(target=lambda n=name: outcome.setdefault(n, slots.acquire()))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while slots.waiting < len(threads) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert not slots.overloaded(time.monotonic())
+    slots.release()
+    threads[0].join(5)
+    assert outcome == {"first": True}
+    slots.release()
+    threads[1].join(5)
+    assert outcome == {"first": True, "second": True}
+    slots.release()
+
+
+def test_overloaded_waiters_are_served_newest_first_and_a_full_queue_evicts_the_oldest() -> None:
     slots = shedding.Slots(limit=1, queue_length=2, wait=10, overloaded_wait=10)
     assert slots.acquire()  # the running request
     outcome: dict[str, bool] = {}
@@ -118,7 +141,8 @@ def test_waiters_are_served_newest_first_and_a_full_queue_evicts_the_oldest() ->
         if name == "newest":  # the third waiter pushed the oldest out of the full queue
             threads[0].join(5)
             assert outcome == {"oldest": False}
-    slots.release()  # the slot goes to the newest waiter, not the one waiting longest
+    assert slots.overloaded(time.monotonic())  # the overflow switched the mode on
+    slots.release()  # so the slot goes to the newest waiter, not the one waiting longest
     threads[2].join(5)
     assert outcome["newest"] is True and "middle" not in outcome
     slots.release()
@@ -152,7 +176,11 @@ def test_the_wait_shortens_after_a_request_waited_a_whole_normal_wait_in_vain() 
     began = time.monotonic()
     assert slots.acquire() is False
     assert time.monotonic() - began < 0.15  # now only the short wait
-    assert not slots.overloaded(time.monotonic() + slots.hold + 0.1)  # the mode lapses
+    # The short wait running out renews the mode: it holds while the overload lasts …
+    renewed_until = time.monotonic() + slots.hold
+    assert slots.overloaded(renewed_until - 0.05)
+    # … and lapses `hold` after the last wait in vain.
+    assert not slots.overloaded(time.monotonic() + slots.hold + 0.1)
     slots.release()
 
 

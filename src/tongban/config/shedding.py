@@ -11,12 +11,15 @@ How long a request may wait adapts (the ideas of CoDel and of Facebook's "adapti
 normally up to ``TONGBAN["QUEUE_WAIT_MS"]``, which absorbs bursts; but once the queue has
 overflowed, or a request has waited that long in vain — work arrives faster than it is
 done, i.e. overload — only ``TONGBAN["QUEUE_WAIT_OVERLOADED_MS"]``, for the next ten
-normal waits (renewed while the overload lasts). And the waiting
-requests form a stack: a freed slot goes to the newest waiter, a full stack evicts its
-oldest (shed). So a burst is queued and served, while under sustained overload the
-requests admitted are those that waited least and those that would wait longest are told
-to come back: admitted requests keep close to their unloaded latency, instead of every
-request queueing until it times out.
+normal waits (renewed while the overload lasts). The order adapts too: while capacity
+keeps up, a freed slot goes to the waiter that has waited longest (first come, first
+served, so nobody starves in a busy spell); while overloaded, to the newest waiter, and a
+full queue evicts its oldest (shed). So a burst is queued and served in order, while under
+sustained overload the requests admitted are those that waited least and those that would
+wait longest are told to come back: admitted requests keep close to their unloaded
+latency, instead of every request queueing until it times out. (Always serving the newest
+starved the oldest waiters past QUEUE_WAIT_MS in busy spells at half capacity, which then
+tripped the overload mode and shed up to 9 % there; harness/saturation.py.)
 
 gunicorn's ``--threads`` must exceed MAX_IN_FLIGHT + QUEUE_LENGTH (``gunicorn_threads()``): the
 spare threads carry excess requests to this middleware to be shed, instead of leaving them
@@ -164,13 +167,14 @@ class _Waiter:
 
 
 class Slots:
-    """`limit` slots and a bounded stack of waiters (thread-safe).
+    """`limit` slots and a bounded queue of waiters (thread-safe).
 
-    A freed slot goes to the newest waiter; a full stack evicts its oldest waiter. A waiter
+    A freed slot goes to the oldest waiter, or to the newest while overloaded (adaptive
+    LIFO); a full queue evicts its oldest waiter. A waiter
     waits up to `wait` seconds — or only `overloaded_wait` while overloaded: for
-    OVERLOAD_HOLD_WAITS normal waits after the stack overflowed or a waiter waited a whole
-    normal wait in vain. Neither happens while capacity keeps up, and under overload the
-    stack refills within moments of the mode lapsing, so the mode holds while it lasts.
+    OVERLOAD_HOLD_WAITS normal waits after the queue overflowed or a waiter waited a whole
+    wait in vain (normal or short). Neither happens while capacity keeps up; under overload
+    the short waits keep running out, so the mode holds while the overload lasts.
     """
 
     OVERLOAD_HOLD_WAITS = 10
@@ -211,14 +215,18 @@ class Slots:
                 self._waiters.remove(waiter)
             except ValueError:  # evicted
                 return False
-            if timeout == self.wait:  # a whole normal wait without a free slot
-                self._overloaded_until = time.monotonic() + self.hold
+            # A whole wait without a free slot: a normal one starts the overload mode, a
+            # short one renews it (work still arrives faster than it is done), so the mode
+            # holds while the overload lasts and lapses within `hold` after it.
+            self._overloaded_until = time.monotonic() + self.hold
             return False
 
     def release(self) -> None:
         with self._lock:
             if self._waiters:
-                waiter = self._waiters.pop()  # the newest waiter takes the slot over
+                # FIFO while keeping up; the newest waiter while overloaded (adaptive LIFO)
+                overloaded = self.overloaded(time.monotonic())
+                waiter = self._waiters.pop() if overloaded else self._waiters.popleft()
                 waiter.granted = True
                 waiter.event.set()
             elif self._free < self.limit:
