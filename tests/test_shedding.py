@@ -165,40 +165,60 @@ def test_a_waiter_that_times_out_leaves_the_queue() -> None:
     assert no_wait.acquire() is False  # no wait allowed: shed at once
 
 
-def test_the_wait_shortens_after_a_request_waited_a_whole_normal_wait_in_vain() -> None:
-    slots = shedding.Slots(limit=1, queue_length=4, wait=0.2, overloaded_wait=0.01)
-    assert slots.acquire()
-    assert not slots.overloaded(time.monotonic())
+def _waiting_in_background(slots: shedding.Slots, count: int) -> tuple[list, dict]:
+    outcome: dict[int, bool] = {}
+    threads = []
+    for index in range(count):
+        thread = threading.Thread(target=lambda i=index: outcome.setdefault(i, slots.acquire()))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while slots.waiting < index + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    return threads, outcome
+
+
+def test_a_standing_queue_switches_to_the_short_wait_until_it_drains() -> None:
+    slots = shedding.Slots(limit=1, queue_length=4, wait=0.4, overloaded_wait=0.01)
+    assert slots.acquire()  # the running request
+    threads, outcome = _waiting_in_background(slots, 1)  # a normal waiter (0.4 s)
+    assert not slots.overloaded(time.monotonic())  # a burst, not yet a standing queue
+    time.sleep(slots.interval + 0.02)
+    assert slots.overloaded(time.monotonic())  # queued without a break for `interval`
     began = time.monotonic()
-    assert slots.acquire() is False  # waits the normal 0.2 s in vain
-    assert time.monotonic() - began >= 0.19
-    assert slots.overloaded(time.monotonic())
-    began = time.monotonic()
-    assert slots.acquire() is False
-    assert time.monotonic() - began < 0.15  # now only the short wait
-    # The short wait running out renews the mode: it holds while the overload lasts …
-    renewed_until = time.monotonic() + slots.hold
-    assert slots.overloaded(renewed_until - 0.05)
-    # … and lapses `hold` after the last wait in vain.
-    assert not slots.overloaded(time.monotonic() + slots.hold + 0.1)
+    assert slots.acquire() is False  # arrives overloaded: only the short wait
+    assert time.monotonic() - began < 0.15
+    slots.release()  # the slot goes to the waiter; the queue drains …
+    threads[0].join(5)
+    assert outcome == {0: True}
+    assert not slots.overloaded(time.monotonic())  # … and the overload ends at once
     slots.release()
 
 
 def test_an_overflowing_queue_switches_to_the_short_wait() -> None:
     slots = shedding.Slots(limit=1, queue_length=1, wait=10, overloaded_wait=0.01)
     assert slots.acquire()
-    first: dict[str, bool] = {}
-    thread = threading.Thread(target=lambda: first.setdefault("ok", slots.acquire()))
-    thread.start()
-    deadline = time.monotonic() + 5
-    while slots.waiting == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    threads, first = _waiting_in_background(slots, 1)
     began = time.monotonic()
     assert slots.acquire() is False  # evicts the first waiter, then waits only briefly
     assert time.monotonic() - began < 5
-    thread.join(5)
-    assert first == {"ok": False}
-    assert slots.overloaded(time.monotonic())
+    threads[0].join(5)
+    assert first == {0: False}
+    assert slots.waiting == 0 and not slots.overloaded(time.monotonic())  # drained: over
+    slots.release()
+
+
+def test_a_waiter_alone_after_a_stall_is_not_overload() -> None:
+    """One slow request (a database stall) makes a waiter wait in vain; once it has left,
+    the next arrival gets the normal wait again: no seconds of shedding after a stall."""
+    slots = shedding.Slots(limit=1, queue_length=4, wait=0.1, overloaded_wait=0.001)
+    assert slots.acquire()
+    assert slots.acquire() is False  # waited the whole normal wait in vain
+    assert not slots.overloaded(time.monotonic())
+    threads, outcome = _waiting_in_background(slots, 1)
+    slots.release()
+    threads[0].join(5)
+    assert outcome == {0: True}  # served after the normal wait was allowed to run
     slots.release()
 
 
@@ -306,3 +326,21 @@ def test_gunicorn_threads_leave_room_for_the_stack_and_the_excess(settings: Any)
     assert shedding.gunicorn_threads() == 36
     settings.TONGBAN = {**config, "MAX_IN_FLIGHT": 1, "QUEUE_LENGTH": 0}
     assert shedding.gunicorn_threads() == 8  # never fewer than gunicorn needs to stay responsive
+
+
+def test_a_short_standing_queue_serves_the_newest_without_shortening_waits() -> None:
+    """Past `lifo_after` the newest waiter is served (stale waiters stay out of the admitted
+    latency), but nobody is shed sooner until the queue has stood for `interval`."""
+    slots = shedding.Slots(limit=1, queue_length=4, wait=0.4, overloaded_wait=0.01)
+    assert (slots.lifo_after, slots.interval) == (0.05, 0.2)
+    assert slots.acquire()
+    threads, outcome = _waiting_in_background(slots, 2)
+    time.sleep(0.07)
+    assert not slots.overloaded(time.monotonic())
+    slots.release()
+    threads[1].join(5)
+    assert outcome == {1: True}  # the newer waiter
+    slots.release()
+    threads[0].join(5)
+    assert outcome == {1: True, 0: True}  # the older one still served, not shed
+    slots.release()

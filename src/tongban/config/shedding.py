@@ -7,19 +7,18 @@ otherwise a small static page. A shed request costs no database work and holds n
 ``/healthz`` and static files are never shed (the load balancer must see the truth; static
 files cost nothing).
 
-How long a request may wait adapts (the ideas of CoDel and of Facebook's "adaptive LIFO"):
-normally up to ``TONGBAN["QUEUE_WAIT_MS"]``, which absorbs bursts; but once the queue has
-overflowed, or a request has waited that long in vain — work arrives faster than it is
-done, i.e. overload — only ``TONGBAN["QUEUE_WAIT_OVERLOADED_MS"]``, for the next ten
-normal waits (renewed while the overload lasts). The order adapts too: while capacity
-keeps up, a freed slot goes to the waiter that has waited longest (first come, first
-served, so nobody starves in a busy spell); while overloaded, to the newest waiter, and a
-full queue evicts its oldest (shed). So a burst is queued and served in order, while under
-sustained overload the requests admitted are those that waited least and those that would
-wait longest are told to come back: admitted requests keep close to their unloaded
-latency, instead of every request queueing until it times out. (Always serving the newest
-starved the oldest waiters past QUEUE_WAIT_MS in busy spells at half capacity, which then
-tripped the overload mode and shed up to 9 % there; harness/saturation.py.)
+How long a request may wait, and in which order waiters are served, adapt to overload (the
+ideas of CoDel and of Facebook's "adaptive LIFO"). Overloaded means a standing queue:
+waiters have queued without a break for half of ``TONGBAN["QUEUE_WAIT_MS"]``, or the queue
+overflowed since it was last empty. Otherwise a request may wait up to QUEUE_WAIT_MS, which
+absorbs bursts, and freed slots go first come, first served, so nobody starves in a busy
+spell. While overloaded a request may wait only ``TONGBAN["QUEUE_WAIT_OVERLOADED_MS"]``, a
+freed slot goes to the newest waiter and a full queue evicts its oldest (shed): the requests
+admitted are those that waited least and those that would wait longest are told to come
+back, so admitted requests keep close to their unloaded latency instead of every request
+queueing until it times out. The mode ends the moment the queue drains. (A fixed hold of
+2 s after each overflow shed 5 % at half capacity after one database stall, and always
+serving the newest starved older waiters in busy spells; harness/saturation.py, ADR 0016.)
 
 gunicorn's ``--threads`` must exceed MAX_IN_FLIGHT + QUEUE_LENGTH (``gunicorn_threads()``): the
 spare threads carry excess requests to this middleware to be shed, instead of leaving them
@@ -169,15 +168,18 @@ class _Waiter:
 class Slots:
     """`limit` slots and a bounded queue of waiters (thread-safe).
 
-    A freed slot goes to the oldest waiter, or to the newest while overloaded (adaptive
-    LIFO); a full queue evicts its oldest waiter. A waiter
-    waits up to `wait` seconds — or only `overloaded_wait` while overloaded: for
-    OVERLOAD_HOLD_WAITS normal waits after the queue overflowed or a waiter waited a whole
-    wait in vain (normal or short). Neither happens while capacity keeps up; under overload
-    the short waits keep running out, so the mode holds while the overload lasts.
-    """
+    Overloaded means a *standing queue* (CoDel's signal): waiters have been queueing
+    without a break for `interval` (half the normal wait), or the queue overflowed since it
+    was last empty. While capacity keeps up the queue empties between bursts, so neither
+    happens; under overload it never empties, so the mode lasts as long as the overload and
+    ends the moment the queue drains (a stall of the database, say, no longer leaves the
+    process shedding for seconds after it).
 
-    OVERLOAD_HOLD_WAITS = 10
+    A freed slot goes to the oldest waiter, or to the newest once the queue has stood for
+    `lifo_after` (an eighth of the normal wait; adaptive LIFO); a full queue evicts its
+    oldest waiter. A waiter waits up to `wait` seconds, or only `overloaded_wait` when it
+    arrives while overloaded.
+    """
 
     def __init__(
         self, limit: int, *, queue_length: int, wait: float, overloaded_wait: float
@@ -186,11 +188,15 @@ class Slots:
         self.queue_length = max(0, queue_length)
         self.wait = max(0.0, wait)
         self.overloaded_wait = min(self.wait, max(0.0, overloaded_wait))
-        self.hold = self.OVERLOAD_HOLD_WAITS * self.wait
+        self.interval = self.wait / 2
+        # Order turns newest-first sooner than waits shorten: serving the newest in a short
+        # standing queue costs no one their admission, and keeps stale waiters out.
+        self.lifo_after = min(self.interval, max(self.overloaded_wait, self.wait / 8))
         self._lock = threading.Lock()
         self._free = limit
-        self._overloaded_until = 0.0
         self._waiters: deque[_Waiter] = deque()  # oldest left, newest right
+        self._standing_since: float | None = None  # when the queue last stopped being empty
+        self._overflowed = False  # since the queue was last empty
 
     def acquire(self) -> bool:
         """Take a slot, waiting if allowed; False when the request is to be shed."""
@@ -203,7 +209,9 @@ class Slots:
                 return False
             if len(self._waiters) >= self.queue_length:
                 self._waiters.popleft().event.set()  # evicted: wakes up not granted
-                self._overloaded_until = now + self.hold
+                self._overflowed = True
+            if not self._waiters:
+                self._standing_since = now
             waiter = _Waiter()
             self._waiters.append(waiter)
             timeout = self.overloaded_wait if self.overloaded(now) else self.wait
@@ -215,27 +223,37 @@ class Slots:
                 self._waiters.remove(waiter)
             except ValueError:  # evicted
                 return False
-            # A whole wait without a free slot: a normal one starts the overload mode, a
-            # short one renews it (work still arrives faster than it is done), so the mode
-            # holds while the overload lasts and lapses within `hold` after it.
-            self._overloaded_until = time.monotonic() + self.hold
+            self._drained()
             return False
 
     def release(self) -> None:
         with self._lock:
             if self._waiters:
-                # FIFO while keeping up; the newest waiter while overloaded (adaptive LIFO)
-                overloaded = self.overloaded(time.monotonic())
-                waiter = self._waiters.pop() if overloaded else self._waiters.popleft()
+                # FIFO while keeping up; the newest waiter once the queue stands (adaptive LIFO)
+                newest = self._standing_for(time.monotonic()) >= self.lifo_after
+                waiter = self._waiters.pop() if newest else self._waiters.popleft()
                 waiter.granted = True
                 waiter.event.set()
+                self._drained()
             elif self._free < self.limit:
                 self._free += 1
             else:
                 raise ValueError("Slots released more often than acquired")
 
+    def _drained(self) -> None:
+        """After a waiter left: an empty queue ends the overload (caller holds the lock)."""
+        if not self._waiters:
+            self._standing_since = None
+            self._overflowed = False
+
+    def _standing_for(self, now: float) -> float:
+        """How long waiters have queued without a break (infinite after an overflow)."""
+        if self._overflowed:
+            return float("inf")
+        return 0.0 if self._standing_since is None else now - self._standing_since
+
     def overloaded(self, now: float) -> bool:
-        return now < self._overloaded_until
+        return self._standing_for(now) >= self.interval
 
     @property
     def waiting(self) -> int:
