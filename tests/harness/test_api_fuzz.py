@@ -143,9 +143,8 @@ SUCCESS_NOT_EXPECTED = {
     "POST /api/v1/collaboration/assist-tasks/{task_id}/pickup",
     "POST /api/v1/collaboration/assist-tasks/{task_id}/answer",
     "POST /api/v1/supervision/alerts/{alert_id}/escalation",
-    # tests/test_bundles.py: need a published bundle (and a bundle case), which the fuzz world
-    # does not create
-    "GET /api/v1/catalog/bundles/{code}",
+    # tests/test_bundles.py: need a bundle case or a merged form's materials, which the fuzz
+    # world does not create (it publishes a bundle for the guide, FUZZ_BUNDLE)
     "POST /api/v1/bundle-cases",
     "GET /api/v1/bundle-cases/{bundle_case_id}",
     "POST /api/v1/bundle-cases/{bundle_case_id}/resubmission",
@@ -180,6 +179,7 @@ def fuzz_world(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for number in range(5):
         log_append(log_name=FUZZ_LOG, entry=f"fuzz entry {number}".encode())
     checkpoint_publish(log_name=FUZZ_LOG)
+    _publish_bundle(world)
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
@@ -187,6 +187,30 @@ def fuzz_world(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+FUZZ_BUNDLE = "fuzz_bundle"
+
+
+def _publish_bundle(world: dict[str, Any]) -> None:
+    """A published bundle with a situation question, so the guide and its answers
+    (GET /api/v1/catalog/bundles/{code}?answer=…) are fuzzed past the 404."""
+    from tongban.catalog.bundles import QuestionSpec, bundle_save
+    from tongban.catalog.services import item_publish
+
+    second = f.item(f.department("440100", "广州市民政局"), name="婚姻登记记录证明")
+    item_publish(item=second, actor="fuzz")
+    bundle_save(
+        code=FUZZ_BUNDLE,
+        name="模糊测试一件事",
+        division=world["item"].division,
+        lead_department=world["department"],
+        items=[world["item"], second],
+        dependencies=[],
+        actor="fuzz",
+        questions=[QuestionSpec("married", "是否已婚？")],
+        conditions=[{}, {"married": ["是"]}],
+    )
 
 
 def _valid_application(world: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +275,8 @@ def _prepare(case: Any, world: dict[str, Any], turn: int) -> str | None:
             body["password"] = f.PASSWORD
     elif path == "/api/v1/catalog/items/{code}" and turn % 2 == 0 and "code" in params:
         params["code"] = world["item"].implementation_code
+    elif path == "/api/v1/catalog/bundles/{code}" and turn % 2 == 0 and "code" in params:
+        params["code"] = FUZZ_BUNDLE
     elif path.startswith("/api/v1/ledger/logs/") and turn % 2 == 0 and "name" in params:
         params["name"] = FUZZ_LOG
     elif path == "/api/v1/interchange/regions/{code}" and turn % 2 == 0:
