@@ -112,6 +112,17 @@ class ReceivedCheckIn(Schema):
     comment: str = text(500, "")
 
 
+def _replayed(actor: Any, idempotency_key: str | None) -> bool:
+    """Whether this submission repeats one already received (answered 200, not 201)."""
+    return bool(
+        idempotency_key
+        and actor.user is not None
+        and crossregion.ReceivedApplication.objects.filter(
+            applicant=actor.user, idempotency_key=idempotency_key
+        ).exists()
+    )
+
+
 @router.post(
     "/applications",
     response={
@@ -129,13 +140,7 @@ def received_create(
 ) -> Status[dict[str, Any]]:
     """异地代收：向本地提交外省（办理地）开通跨省通办的事项，经代收审核后移交办理地。"""
     actor = request_actor(request)
-    existing = bool(
-        idempotency_key
-        and actor.user is not None
-        and crossregion.ReceivedApplication.objects.filter(
-            applicant=actor.user, idempotency_key=idempotency_key
-        ).exists()
-    )
+    existing = _replayed(actor, idempotency_key)
     received = crossregion.received_application_submit(
         actor=actor,
         item_code=payload.item_code,
@@ -165,13 +170,7 @@ def received_joint_create(
 ) -> Status[dict[str, Any]]:
     """多地联办：一次提交，分为由不同办理地办理的若干部分；代收审核后逐部分签名移交。"""
     actor = request_actor(request)
-    existing = bool(
-        idempotency_key
-        and actor.user is not None
-        and crossregion.ReceivedApplication.objects.filter(
-            applicant=actor.user, idempotency_key=idempotency_key
-        ).exists()
-    )
+    existing = _replayed(actor, idempotency_key)
     materials: dict[int, list[Any]] = {}
     for material, upload in zip(payload.materials, _decode(list(payload.materials)), strict=True):
         materials.setdefault(material.part, []).append(upload)
