@@ -2,8 +2,9 @@
 
 Gateway: POST /api/v1/exchange/lookups with a department system's API key — key check,
 element catalog, minimum-necessary check against the item, grant, open-case check, registry
-query, masking by level, the data-use record, the hash-chained audit record and the anomaly
-rules, in one transaction.
+query, masking by level, the anomaly rules, and the data-use record with its hash-chained
+audit record, durable before the answer (one statement on PostgreSQL when no alert is raised,
+ADR 0015).
 Baseline: POST /bench/lookup-baseline doing one indexed query of the same population rows,
 with no authorisation, masking or recording.
 Both go through Django's test client in this process against the same database (SQLite in a

@@ -304,6 +304,133 @@ class TestAuditChain:
         assert report.ok and report.checked == 2
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the optimistic append is PostgreSQL's (SQLite serialises writers itself)",
+)
+@pytest.mark.django_db(transaction=True)
+class TestOptimisticAppend:
+    """PostgreSQL outside a transaction: compare-and-set on the chain head (ADR 0015)."""
+
+    @pytest.fixture(autouse=True)
+    def _world(self) -> Any:
+        from tongban.core import audit
+
+        from .factories import department, division_tree
+
+        audit.forget_head()
+        division_tree()
+        self.owner = department()
+        yield
+        audit.forget_head()
+
+    def _append(self, purpose: str) -> tuple[AuditRecord, Any]:
+        from tongban.exchange.models import DataUseRecord
+
+        row = DataUseRecord(
+            occurred_at=clock.now(),
+            kind="lookup",
+            caller="system:1",
+            department=self.owner,
+            subject_key="k" * 64,
+            subject_masked="4401**********1234",
+            elements=["person.name"],
+            purpose=purpose,
+            outcome="answered",
+        )
+        record = audit_record_append(
+            actor="system:1", action="exchange.lookup", object_type="data_use_record", new_row=row
+        )
+        return record, row
+
+    def _consistent(self, count: int) -> None:
+        from tongban.exchange.models import DataUseRecord
+
+        report = audit_verify()
+        assert report.ok and report.checked == count, report.describe()
+        rows = set(DataUseRecord.objects.values_list("pk", flat=True))
+        named = {int(r.object_id) for r in AuditRecord.objects.filter(action="exchange.lookup")}
+        assert rows == named  # every row has its record and no record names a missing row
+
+    def test_usual_append_is_one_statement(self) -> None:
+        from django.test.utils import CaptureQueriesContext
+
+        from tongban.exchange.models import DataUseRecord
+
+        self._append("P0")  # creates the head (the lock path), which this process then knows
+        self._append("P1")  # draws the next row's key ahead
+        with CaptureQueriesContext(connection) as queries:
+            record, row = self._append("P2")
+        assert len(queries) == 1, [q["sql"][:80] for q in queries]
+        assert queries[0]["sql"].startswith("WITH moved AS (UPDATE")
+        assert not connection.in_atomic_block and connection.get_autocommit()
+        stored = AuditRecord.objects.get(pk=record.pk)
+        for field in AuditRecord._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(record, field.attname), field.name
+        assert DataUseRecord.objects.get(pk=row.pk).purpose == "P2"
+        assert record.object_id == str(row.pk)
+        self._consistent(3)
+
+    def test_stale_head_is_retried_with_the_head_the_statement_saw(self) -> None:
+        from django.test.utils import CaptureQueriesContext
+
+        from tongban.core import audit
+
+        first, _ = self._append("P1")
+        self._append("P2")
+        audit._head_seen[:] = [(first.sequence, first.record_hash)]  # another process wrote since
+        with CaptureQueriesContext(connection) as queries:
+            record, _ = self._append("P3")
+        assert len(queries) == 2  # the conflict, then the write
+        assert record.sequence == 3
+        self._consistent(3)
+
+    def test_lasting_conflicts_fall_back_to_the_lock(self, monkeypatch: Any) -> None:
+        from tongban.core import audit
+
+        first, _ = self._append("P1")
+        self._append("P2")
+        monkeypatch.setattr(audit, "OPTIMISTIC_ATTEMPTS", 1)
+        audit._head_seen[:] = [(first.sequence, first.record_hash)]
+        record, row = self._append("P3")  # one conflict allowed: the lock path writes it
+        assert record.sequence == 3 and record.object_id == str(row.pk)
+        self._consistent(3)
+
+    def test_refused_key_drawn_ahead_writes_nothing_half(self) -> None:
+        from tongban.core import audit
+        from tongban.core.sql import pk_sequence
+        from tongban.exchange.models import DataUseRecord
+
+        _, taken = self._append("P1")
+        audit._keys_ahead[pk_sequence(DataUseRecord)] = [taken.pk]  # as after a restore
+        record, row = self._append("P2")
+        assert row.pk != taken.pk and record.sequence == 2
+        self._consistent(2)
+
+    def test_concurrent_appends_keep_one_chain(self) -> None:
+        import threading
+
+        self._append("warm")
+        errors: list[BaseException] = []
+
+        def worker(number: int) -> None:
+            try:
+                for index in range(15):
+                    self._append(f"T{number}-{index}")
+            except BaseException as error:  # reported below
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        self._consistent(61)
+
+
 class TestSM2:
     # A key whose public x coordinate starts with "04": gmssl's constructor would strip it.
     PRIVATE_04 = "fad097e5a6743d8e4ea0b8781c2220912c29deab317f865cdf986827b2075121"

@@ -741,6 +741,10 @@ def test_rule_not_tied_to_an_open_case(monitored: dict[str, Any], submitted: Cas
         ask(monitored, ["person.birth_date"], case_id=str(submitted.pk))
     rows = alerts(AlertRule.NO_OPEN_CASE)
     assert len(rows) == 2 and {a.evidence["case_state"] for a in rows} == {"none", "closed"}
+    for alert in rows:  # one alert per record, naming it
+        assert (
+            DataUseRecord.objects.get(pk=alert.evidence["record"]).case_id == alert.evidence["case"]
+        )
 
 
 def test_rule_bulk_unmasking(monitored: dict[str, Any], settings: Any, submitted: Case) -> None:
@@ -753,6 +757,33 @@ def test_rule_bulk_unmasking(monitored: dict[str, Any], settings: Any, submitted
         ask(monitored, ["person.name"], plain=True, case_id=str(submitted.pk))
     (alert,) = alerts(AlertRule.BULK_UNMASKING)
     assert alert.evidence["unmasked_lookups"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rules_are_decided_before_the_record_is_written(
+    monitored: dict[str, Any], submitted: Case
+) -> None:
+    """Outside any transaction (the API's case): a lookup that raises nothing is written on its
+    own (one statement on PostgreSQL); one that raises an alert is written with the alert and
+    both audit records in one transaction, and the alert names the record."""
+    from tongban.core.audit import audit_verify
+
+    case = str(submitted.pk)
+    with time_machine.travel(WORKING_TIME):
+        quiet = ask(monitored, ["person.birth_date"], case_id=case)
+    assert SecurityAlert.objects.count() == 0
+    with time_machine.travel(WORKING_TIME.replace(hour=23)):
+        late = ask(monitored, ["person.birth_date"], case_id=case)
+        ask(monitored, ["person.birth_date"], case_id=case)  # deduplicated before the write
+    alert = SecurityAlert.objects.get(rule=AlertRule.OFF_HOURS)
+    assert alert.evidence["record"] == late.record_id != quiet.record_id
+    assert SecurityAlert.objects.count() == 1
+    raised = AuditRecord.objects.get(action="exchange.alert.raise")
+    assert raised.object_id == str(alert.pk)
+    for record in DataUseRecord.objects.all():
+        assert AuditRecord.objects.filter(object_id=str(record.pk), action="exchange.lookup")
+    report = audit_verify()
+    assert report.ok, report.describe()
 
 
 def test_security_view_lists_alerts_only_to_security_officers(

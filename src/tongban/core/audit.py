@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from . import clock
 from .crypto import sm3_hex
 from .models import AuditHead, AuditRecord
-from .sql import insert_sql, mark_saved, pk_sequence, row_insert
+from .sql import insert_from_sql, insert_sql, mark_saved, pk_sequence, row_insert
 
 GENESIS_HASH = "0" * 64
 
@@ -65,7 +65,10 @@ def _head_locked(cursor: Any, draw_from: str | None) -> tuple[int, str, Any]:
     return int(row[0]), str(row[1]), row[2] if draw_from else None
 
 
-@transaction.atomic(savepoint=False)  # inside a caller's transaction: rolls back with it
+# Conflicts an optimistic append tolerates before it takes the head lock instead.
+OPTIMISTIC_ATTEMPTS = 3
+
+
 def audit_record_append(
     *,
     actor: str,
@@ -76,7 +79,8 @@ def audit_record_append(
     detail: dict[str, Any] | None = None,
     new_row: models.Model | None = None,
 ) -> AuditRecord:
-    """Append one record. The head row is locked, so concurrent appends queue up in order.
+    """Append one record to the chain, in the caller's transaction when there is one (it then
+    rolls back with it; no savepoint).
 
     `detail` must never hold unmasked personal data: callers pass masked values or ids.
 
@@ -84,13 +88,63 @@ def audit_record_append(
     inserted together with the record and `object_id` becomes its primary key.
 
     Every audited write in the platform runs this, so it is plain SQL, not ORM queries, with
-    values prepared by the model's own fields: on PostgreSQL two statements (lock the head
-    and draw the new row's key; insert both rows and move the head in one statement), on
-    SQLite, where a statement costs no round trip, one per row. Measured by
-    `tongban bench lookup`; docs/adr/0015-hot-path-writes.md.
+    values prepared by the model's own fields (docs/adr/0015-hot-path-writes.md):
+    - inside a transaction (every service write): the head row is locked, so concurrent
+      appends queue up in order — on PostgreSQL two statements (lock the head and draw the
+      new row's key; insert both rows and move the head in one statement), on SQLite, where a
+      statement costs no round trip, one per row;
+    - on PostgreSQL outside any transaction (a gateway lookup's record): optimistically, with
+      no lock held between round trips — read the head, then one statement that moves the
+      head only if it is still the one read (compare-and-set) and inserts the rows only if it
+      moved. A single statement is its own transaction, so the rows and the head move
+      together or not at all; on a conflict it retries with the head the statement saw, and
+      after OPTIMISTIC_ATTEMPTS conflicts it takes the lock. Measured by `tongban bench lookup`.
     """
+    entry = _Entry(actor[:150], action, outcome, object_type, str(object_id), detail or {})
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        record = _append_optimistic(entry, new_row)
+        if record is not None:
+            return record
+    return _append_locked(entry, new_row)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What a caller asks to append, before it has a place in the chain."""
+
+    actor: str
+    action: str
+    outcome: str
+    object_type: str
+    object_id: str
+    detail: dict[str, Any]
+
+    def sealed(self, sequence: int, previous_hash: str, object_id: str) -> AuditRecord:
+        """The record at `sequence`, after the record whose hash is `previous_hash`."""
+        record = AuditRecord(
+            sequence=sequence,
+            occurred_at=clock.now(),
+            actor=self.actor,
+            action=self.action,
+            object_type=self.object_type,
+            object_id=object_id[:64],
+            outcome=self.outcome,
+            detail=self.detail,
+            previous_hash=previous_hash,
+        )
+        record.record_hash = compute_hash(record)
+        return record
+
+
+def _head_sql() -> str:
+    return connection.ops.quote_name(AuditHead._meta.db_table)
+
+
+@transaction.atomic(savepoint=False)  # inside a caller's transaction: rolls back with it
+def _append_locked(entry: _Entry, new_row: models.Model | None) -> AuditRecord:
     postgres = connection.vendor == "postgresql"
     draw_from = pk_sequence(type(new_row)) if new_row is not None and postgres else None
+    object_id = entry.object_id
     with connection.cursor() as cursor:
         sequence, previous_hash, drawn = _head_locked(cursor, draw_from)
         statements: list[tuple[str, list[Any]]] = []
@@ -101,21 +155,9 @@ def audit_record_append(
             else:
                 row_insert(new_row)
             object_id = str(new_row.pk)
-        record = AuditRecord(
-            sequence=sequence + 1,
-            occurred_at=clock.now(),
-            actor=actor[:150],
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id)[:64],
-            outcome=outcome,
-            detail=detail or {},
-            previous_hash=previous_hash,
-        )
-        record.record_hash = compute_hash(record)
-        head = connection.ops.quote_name(AuditHead._meta.db_table)
+        record = entry.sealed(sequence + 1, previous_hash, object_id)
         move_head: tuple[str, list[Any]] = (
-            f"UPDATE {head} SET sequence = %s, record_hash = %s WHERE id = 1",  # noqa: S608
+            f"UPDATE {_head_sql()} SET sequence = %s, record_hash = %s WHERE id = 1",  # noqa: S608
             [record.sequence, record.record_hash],
         )
         if postgres:  # one statement: WITH r0 AS (INSERT row), r1 AS (INSERT record), head AS …
@@ -131,7 +173,100 @@ def audit_record_append(
         else:
             row_insert(record)
             cursor.execute(*move_head)
+    if postgres:
+        _seen(record)  # a guess: the caller's transaction may still roll back
     return record
+
+
+# PostgreSQL, per process: the chain head as this process last wrote or saw it, and keys
+# drawn ahead per identity sequence (one at a time, with the previous append). Both are
+# guesses that save a round trip: a wrong head fails the compare-and-set and is corrected
+# from what the statement saw; a key is unique however long it waits (a sequence never hands
+# it out twice).
+_head_seen: list[tuple[int, str]] = []
+_keys_ahead: dict[str, list[int]] = {}
+
+
+def _seen(record: AuditRecord) -> None:
+    _head_seen[:] = [(record.sequence, record.record_hash)]
+
+
+def forget_head() -> None:
+    """Drop this process's guesses (tests that recreate the database; restores)."""
+    _head_seen.clear()
+    _keys_ahead.clear()
+
+
+def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditRecord | None:
+    """PostgreSQL, no transaction open: compare-and-set on the head, one statement to write.
+    Usually that one statement only: the head is the one this process last wrote and the new
+    row's key was drawn by the previous append. None when the head row does not exist yet, a
+    key drawn ahead is refused, or after OPTIMISTIC_ATTEMPTS conflicts: the caller then
+    takes the lock."""
+    head = _head_sql()
+    drawn_by = pk_sequence(type(new_row)) if new_row is not None else None
+    ahead = _keys_ahead.setdefault(drawn_by, []) if drawn_by else []
+    key: int | None = None
+    if drawn_by:
+        try:
+            key = ahead.pop()
+        except IndexError:
+            key = None
+    guess = _head_seen[0] if _head_seen else None
+    with connection.cursor() as cursor:
+        if guess is None or (drawn_by and key is None):
+            draw = f", nextval('{drawn_by}')" if drawn_by and key is None else ""
+            cursor.execute(f"SELECT sequence, record_hash{draw} FROM {head} WHERE id = 1")  # noqa: S608
+            row = cursor.fetchone()
+            if row is None:  # the very first append of a new database
+                return None
+            guess = (int(row[0]), str(row[1]))
+            key = row[2] if draw else key
+        sequence, previous_hash = guess
+        object_id = entry.object_id
+        if new_row is not None:
+            mark_saved(new_row, key)
+            object_id = str(new_row.pk)
+        spare = f", nextval('{drawn_by}')" if drawn_by and not ahead else ""
+        for _attempt in range(OPTIMISTIC_ATTEMPTS):
+            record = entry.sealed(sequence + 1, previous_hash, object_id)
+            statements = [insert_from_sql(new_row, "moved", with_pk=True)] if new_row else []
+            sql, values = insert_from_sql(record, "moved")
+            statements.append((f"{sql} RETURNING id", values))
+            ctes = ", ".join(f"r{index} AS ({sql})" for index, (sql, _) in enumerate(statements))
+            try:
+                cursor.execute(
+                    f"WITH moved AS (UPDATE {head} SET sequence = %s, record_hash = %s"  # noqa: S608
+                    f" WHERE id = 1 AND sequence = %s AND record_hash = %s RETURNING id), {ctes}"
+                    f" SELECT (SELECT id FROM r{len(statements) - 1}), sequence, record_hash"
+                    f"{spare} FROM {head} WHERE id = 1",
+                    [
+                        record.sequence,
+                        record.record_hash,
+                        sequence,
+                        previous_hash,
+                        *(value for _, values in statements for value in values),
+                    ],
+                )
+            except IntegrityError:  # a key drawn ahead of a sequence reset (a restore)
+                _keys_ahead.clear()
+                break
+            row = cursor.fetchone()
+            if row is None:  # the head row is gone (a test flush): the lock path recreates it
+                break
+            if spare:
+                ahead.append(row[3])
+                spare = ""
+            written, sequence, previous_hash = row[0], int(row[1]), str(row[2])
+            if written is not None:
+                mark_saved(record, written)
+                _seen(record)
+                return record
+        _head_seen.clear()
+    if new_row is not None:  # the lock path draws its own key; this one stays unused
+        new_row.pk = None
+        new_row._state.adding = True
+    return None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,21 @@ from django.db import connection, models
 def insert_sql(instance: models.Model, *, with_pk: bool = False) -> tuple[str, list[Any]]:
     """(INSERT statement, parameters) for `instance` as a new row. The primary key is left to
     the database unless `with_pk` (then `instance.pk` must be set)."""
+    into, values = _insert_into(instance, with_pk=with_pk)
+    return f"{into} VALUES ({', '.join(['%s'] * len(values))})", values
+
+
+def insert_from_sql(
+    instance: models.Model, source: str, *, with_pk: bool = False
+) -> tuple[str, list[Any]]:
+    """`INSERT … SELECT <values> FROM source`: one row per row of `source` (a CTE of the same
+    statement), so the row is written only when `source` has one. PostgreSQL types the
+    values by their target columns, as it does for VALUES."""
+    into, values = _insert_into(instance, with_pk=with_pk)
+    return f"{into} SELECT {', '.join(['%s'] * len(values))} FROM {source}", values  # noqa: S608 — `source` is a CTE name of the caller
+
+
+def _insert_into(instance: models.Model, *, with_pk: bool) -> tuple[str, list[Any]]:
     meta = instance._meta
     if meta.parents:
         raise TypeError(f"plain inserts do not handle multi-table inheritance: {meta.label}")
@@ -32,8 +47,7 @@ def insert_sql(instance: models.Model, *, with_pk: bool = False) -> tuple[str, l
     ]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {quote(str(meta.db_table))} ({columns}) VALUES ({placeholders})", values  # noqa: S608
+    return f"INSERT INTO {quote(str(meta.db_table))} ({columns})", values
 
 
 def mark_saved(instance: models.Model, pk: Any) -> None:

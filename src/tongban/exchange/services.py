@@ -762,7 +762,6 @@ def _lookup(pending: _Pending, *, plain: bool, questions: dict[str, Any] | None)
     )
 
 
-@transaction.atomic
 def _record(
     pending: _Pending,
     outcome: str,
@@ -788,7 +787,20 @@ def _record(
         unmasked=unmasked,
         is_fresh=fresh,
     )
-    audit_record_append(  # inserts `record` too: one statement on PostgreSQL (core.audit)
+    due = monitoring.alerts_due(record, case_state=pending.case_state)
+    if not due:  # the record and its audit record: one statement on PostgreSQL (core.audit)
+        _record_write(record, pending, outcome, error)
+        return record
+    with transaction.atomic():
+        _record_write(record, pending, outcome, error)
+        monitoring.alerts_raise(record, due)
+    return record
+
+
+def _record_write(
+    record: DataUseRecord, pending: _Pending, outcome: str, error: DomainError | None
+) -> None:
+    audit_record_append(
         new_row=record,
         actor=pending.caller.label,
         action=f"exchange.{pending.kind}",
@@ -807,8 +819,6 @@ def _record(
             **({"code": error.code} if error else {}),
         },
     )
-    monitoring.alerts_evaluate(record, case_state=pending.case_state)
-    return record
 
 
 @transaction.atomic
