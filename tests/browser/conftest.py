@@ -54,5 +54,11 @@ def chromium_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
                 yield context.new_page()
             finally:
                 context.close()
+                # The test's own queries ran while Playwright's event loop was running, on a
+                # connection of that context: close it there, or PostgreSQL refuses to drop
+                # the test database at the end of the run.
+                from django.db import connections
+
+                connections.close_all()
         finally:
             browser.close()
