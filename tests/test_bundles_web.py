@@ -153,6 +153,7 @@ def test_prefill_on_the_bundle_form(shared_bundle: dict[str, Any]) -> None:  # n
     _login(client, shared_bundle["citizen"])
     page = client.get("/bundles/shared/apply/").content.decode()
     assert "同意授权并自动填写" in page and "人口库" in page
+    assert "各事项的办理部门" in page and "仅用于本次一件事所含事项的申请" in page
     filled = client.post(
         "/bundles/shared/apply/", {"action": "prefill", "submission_token": "web-p"}
     ).content.decode()

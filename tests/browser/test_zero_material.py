@@ -42,6 +42,8 @@ def test_zero_upload_application_via_prefill_and_data_use_record(
     shared = page.locator("#shared-data")
     expect(shared).to_contain_text("人口库")
     expect(shared).to_contain_text("广州市公安局")  # the owner of the data (一数一源)
+    expect(shared).to_contain_text(f"授权“{item.current_version.name}”的办理部门")
+    expect(shared).to_contain_text("仅用于本事项的申请")
     page.get_by_role("button", name="同意授权并自动填写").click()
     expect(page.locator("#shared-data-status")).to_be_visible()
     expect(page.get_by_label(re.compile(r"^\s*纳税人姓名"))).to_have_value("李明")
