@@ -408,26 +408,15 @@ class TestOptimisticAppend:
         self._consistent(2)
 
     def test_concurrent_appends_keep_one_chain(self) -> None:
-        import threading
+        from .threads import run_at_once
 
         self._append("warm")
-        errors: list[BaseException] = []
 
         def worker(number: int) -> None:
-            try:
-                for index in range(15):
-                    self._append(f"T{number}-{index}")
-            except BaseException as error:  # reported below
-                errors.append(error)
-            finally:
-                connection.close()
+            for index in range(15):
+                self._append(f"T{number}-{index}")
 
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        assert run_at_once(worker, 4) == []
         self._consistent(61)
 
 

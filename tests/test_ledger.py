@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import stat
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tongban.ledger.tasks import AUDIT_LOG, audit_anchor_entry, audit_head_ancho
 
 from .tamper import as_dba
 from .test_ledger_merkle import LEAF_INPUTS, ROOTS
+from .threads import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -158,33 +158,22 @@ def test_a_crash_in_the_middle_of_an_append_leaves_the_log_unchanged(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_never_fork_the_tree() -> None:
     services.log_get_or_create(name="busy")
-    errors: list[BaseException] = []
 
     def worker(number: int) -> None:
-        try:
-            for i in range(8):
-                for _attempt in range(200):
-                    try:
-                        services.log_append(log_name="busy", entry=f"{number}:{i}".encode())
-                        break
-                    except OperationalError:
-                        # SQLite's in-memory test database (shared cache) answers "table is
-                        # locked" at once instead of waiting like the file database's busy
-                        # timeout does: wait and retry, as the real timeout would.
-                        if connection.vendor != "sqlite":
-                            raise
-                        time.sleep(0.005)
-        except BaseException as error:  # reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        for i in range(8):
+            for _attempt in range(200):
+                try:
+                    services.log_append(log_name="busy", entry=f"{number}:{i}".encode())
+                    break
+                except OperationalError:
+                    # SQLite's in-memory test database (shared cache) answers "table is
+                    # locked" at once instead of waiting like the file database's busy
+                    # timeout does: wait and retry, as the real timeout would.
+                    if connection.vendor != "sqlite":
+                        raise
+                    time.sleep(0.005)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_at_once(worker, 4) == []
     rows = list(LogEntry.objects.filter(log__name="busy").order_by("index"))
     assert [row.index for row in rows] == list(range(32))
     assert len({bytes(row.entry) for row in rows}) == 32
