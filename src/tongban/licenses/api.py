@@ -50,7 +50,9 @@ def trust_list(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post(
-    "/verifications", auth=None, response={200: LicenseVerificationOut, **error_responses(400, 422)}
+    "/verifications",
+    auth=None,
+    response={200: LicenseVerificationOut, **error_responses(400, 422, 429)},
 )
 def verification_create(request: HttpRequest, payload: LicenseVerificationIn) -> dict[str, Any]:
     """公开验证：亮证码（presentation）或离线证照文件（license_file），二选一。"""

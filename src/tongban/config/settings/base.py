@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tongban.config.ratelimit.RateLimitMiddleware",
     "tongban.config.shedding.LoadSheddingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -177,6 +178,18 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tongban.web.views.lockout_response"
 AXES_VERBOSE = False
+
+# The shared cache: rate-limit counts (config/ratelimit.py). Redis in production
+# (TONGBAN_CACHE_URL=redis://host:6379/1, the broker's server will do); the embedded default
+# counts per process.
+CACHE_URL = os.environ.get("TONGBAN_CACHE_URL", "")
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tongban"}
+}
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "tongban.config.ratelimit.client_ip"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -302,6 +315,24 @@ TONGBAN: dict[str, Any] = {
     # socket shut down, so it fails at once (503) instead of holding a thread while a hung
     # database or network decides. 0 disables the deadline.
     "REQUEST_DEADLINE_MS": int(os.environ.get("TONGBAN_REQUEST_DEADLINE_MS", "5000")),
+    # Rate limits per client address on public entry points (config/ratelimit.py, ADR 0017):
+    # rate is "<count>/<s|m|h>", paths are exact, methods default to POST (a GET counts only
+    # with a query string). Generous: many citizens share a service hall's
+    # address; the per-account lockout guards each password.
+    "RATE_LIMITS": {
+        "login": {
+            "rate": os.environ.get("TONGBAN_RATE_LOGIN", "30/m"),
+            "paths": ["/login/", "/register/", "/workbench/login/", "/api/v1/auth/token"],
+        },
+        "verify": {
+            "rate": os.environ.get("TONGBAN_RATE_VERIFY", "60/m"),
+            "paths": ["/licenses/verify/", "/api/v1/licenses/verifications"],
+            "methods": ["GET", "POST"],  # GET /licenses/verify/?token=… from a scanned QR code
+        },
+    },
+    # Reverse proxies in front of the server that append to X-Forwarded-For (0: none, the
+    # client is REMOTE_ADDR). Set it to exactly the number of proxies you run.
+    "TRUSTED_PROXIES": int(os.environ.get("TONGBAN_TRUSTED_PROXIES", "0")),
 }
 
 LOGGING = {

@@ -1,0 +1,162 @@
+"""Rate limits per client address on the public entry points worth abusing (ADR 0017).
+
+Logins, registration and the API token (credential stuffing across accounts, SMS bombing
+across phone numbers — the per-account lockout and the per-phone SMS limits do not see
+those), and licence verification (anonymous, and each answer costs signature checks and
+Merkle proofs). Only requests that do the work are counted: POST, and for groups that list
+GET, a GET with a query string (a scanned 亮证码 link); showing a form costs nothing.
+
+``TONGBAN["RATE_LIMITS"]`` maps a group name to ``{"rate": "30/m", "paths": [...],
+"methods": ["POST"]}``; the paths are exact request paths, methods default to POST.
+Counting is django-ratelimit's (fixed windows per client, in the cache named by
+``RATELIMIT_USE_CACHE``): give production a shared cache (``TONGBAN_CACHE_URL=redis://…``)
+or each process counts on its own; ``check --deploy`` warns.
+A client past its limit gets 429 with ``Retry-After`` (the seconds left in its window) and,
+under ``/api/``, the API's error body ``{code, message, fields}``, otherwise a small page.
+The limits are generous: a government service hall puts many citizens behind one NAT
+address (ADR 0004), so the per-account lockout stays the main defence of a password.
+
+When the cache cannot be reached the request goes through (logged): throttling is a defence
+against abuse, not a reason to refuse citizens while Redis restarts.
+
+The client address is ``REMOTE_ADDR``, or with ``TONGBAN["TRUSTED_PROXIES"]`` = n reverse
+proxies in front, the n-th address from the right of ``X-Forwarded-For`` (the one the outermost
+trusted proxy saw); anything further left was written by the client and is not trusted.
+IPv6 clients are counted per /64 (django-ratelimit's mask), since a host may own the whole
+prefix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.http import HttpRequest, HttpResponse
+from django_ratelimit.core import get_usage
+
+logger = logging.getLogger(__name__)
+
+API_BODY = {"code": "rate_limited", "message": "请求过于频繁，请稍后再试", "fields": {}}
+PAGE = (
+    '<!doctype html><html lang="zh-hans"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>请求过于频繁 · 通办</title></head><body>"
+    "<h1>请求过于频繁</h1><p>您的网络地址在短时间内提交次数过多，请{seconds}秒后再试。</p>"
+    "<p>Too many requests from your address. Please try again in {seconds} s.</p></body></html>"
+)
+LOG_EVERY_SECONDS = 10.0
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXIES go."""
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    proxies = int(settings.TONGBAN.get("TRUSTED_PROXIES", 0))
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+            if part.strip()
+        ]
+        if forwarded:
+            candidate = forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0]
+            if _is_address(candidate):
+                return candidate
+    return remote if _is_address(remote) else "0.0.0.0"  # noqa: S104 — a key, not a bind
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _rules() -> dict[str, tuple[str, str, frozenset[str]]]:
+    """path → (group, rate, methods)."""
+    rules: dict[str, tuple[str, str, frozenset[str]]] = {}
+    for group, rule in (settings.TONGBAN.get("RATE_LIMITS") or {}).items():
+        methods = frozenset(str(m).upper() for m in rule.get("methods", ["POST"]))
+        for path in rule.get("paths", ()):
+            rules[str(path)] = (str(group), str(rule["rate"]), methods)
+    return rules
+
+
+def _counted(request: HttpRequest, methods: frozenset[str]) -> bool:
+    if request.method not in methods:
+        return False
+    return request.method != "GET" or bool(request.META.get("QUERY_STRING"))
+
+
+class RateLimitMiddleware:
+    """429 with Retry-After for a client past the limit of a rate-limited path."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.rules = _rules()
+        self._limited_since_log = 0
+        self._last_log = time.monotonic()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rule = self.rules.get(request.path)
+        if rule is None or not _counted(request, rule[2]):
+            return self.get_response(request)
+        group, rate, _ = rule
+        try:
+            usage = get_usage(request, group=group, key="ip", rate=rate, increment=True)
+        except Exception:  # the cache is down: let citizens through, say so in the log
+            logger.exception("rate limit cache unavailable; %s not limited", request.path)
+            return self.get_response(request)
+        if usage is None or not usage["should_limit"]:
+            return self.get_response(request)
+        # The window's last second still belongs to it (django-ratelimit's window edge).
+        return self._limited(request, max(1, int(usage["time_left"]) + 1))
+
+    def _limited(self, request: HttpRequest, seconds: int) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            body = json.dumps(API_BODY, ensure_ascii=False).encode()
+            response = HttpResponse(
+                body, status=429, content_type="application/json; charset=utf-8"
+            )
+        else:
+            response = HttpResponse(
+                PAGE.format(seconds=seconds), status=429, content_type="text/html; charset=utf-8"
+            )
+        response["Retry-After"] = str(seconds)
+        self._limited_since_log += 1
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY_SECONDS:
+            logger.warning(
+                "rate limited %d requests in the last %.0f s (latest %s)",
+                self._limited_since_log,
+                now - self._last_log,
+                request.path,
+            )
+            self._limited_since_log = 0
+            self._last_log = now
+        return response
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_shared_rate_limit_cache(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Rate limits counted in a per-process cache are per process: one limit per worker."""
+    if not settings.TONGBAN.get("RATE_LIMITS"):
+        return []
+    name = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = settings.CACHES.get(name, {}).get("BACKEND", "")
+    if backend.endswith(("LocMemCache", "DummyCache", "FileBasedCache", "DatabaseCache")):
+        return [
+            checks.Warning(
+                f"rate limits are counted in {backend.rsplit('.', 1)[-1]}, per process",
+                hint="set TONGBAN_CACHE_URL=redis://host:6379/1 so that every process shares "
+                "the counts (docs/adr/0017-rate-limits.md)",
+                id="tongban.W001",
+            )
+        ]
+    return []
