@@ -443,3 +443,33 @@ class TestSM2:
         public_hex = sm2_public_key(self.PRIVATE_04)
         assert public_hex.startswith("04") and len(public_hex) == 128
         assert sm2_verify(public_hex, b"data", sm2_sign(self.PRIVATE_04, b"data"))
+
+    def test_encryption_round_trip_and_gmssl_reads_it(self) -> None:
+        from gmssl import sm2 as gm
+
+        from tongban.core.crypto import sm2_decrypt, sm2_encrypt, sm2_keypair
+
+        private_hex, public_hex = sm2_keypair()
+        key = bytes(range(16))
+        sealed = sm2_encrypt(public_hex, key)
+        assert len(sealed) == 64 + 32 + 16 and key not in sealed
+        assert sm2_encrypt(public_hex, key) != sealed  # a fresh ephemeral key each time
+        assert sm2_decrypt(private_hex, sealed) == key
+        reference = gm.CryptSM2(private_key=private_hex, public_key=public_hex, mode=1)
+        assert reference.decrypt(sealed) == key  # GB/T 32918.4 C1‖C3‖C2, as gmssl reads it
+        assert sm2_decrypt(private_hex, reference.encrypt(key)) == key
+
+    def test_decryption_refuses_another_key_and_any_change(self) -> None:
+        from tongban.core.crypto import SM2DecryptError, sm2_decrypt, sm2_encrypt, sm2_keypair
+
+        private_hex, public_hex = sm2_keypair()
+        sealed = sm2_encrypt(public_hex, b"data key 16 byte")
+        with pytest.raises(SM2DecryptError):
+            sm2_decrypt(sm2_keypair()[0], sealed)
+        for index in (0, 70, len(sealed) - 1):  # C1 (off the curve), C3, C2
+            altered = bytearray(sealed)
+            altered[index] ^= 0x01
+            with pytest.raises(SM2DecryptError):
+                sm2_decrypt(private_hex, bytes(altered))
+        with pytest.raises(SM2DecryptError):
+            sm2_decrypt(private_hex, sealed[:96])

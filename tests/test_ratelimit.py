@@ -14,8 +14,6 @@ import time_machine
 from django.core.cache import caches
 from django.test import Client
 
-from tongban.config.ratelimit import check_shared_rate_limit_cache
-
 LIMITS = {
     "login": {"rate": "3/m", "paths": ["/login/", "/api/v1/auth/token"]},
     "verify": {
@@ -151,22 +149,6 @@ def test_unreachable_cache_lets_citizens_through(settings: Any, caplog: Any) -> 
     with caplog.at_level(logging.ERROR, logger="tongban.config.ratelimit"):
         assert [token(client).status_code for _ in range(5)] == [401] * 5
     assert "rate limit cache unavailable" in caplog.text
-
-
-def test_deploy_check_wants_a_shared_cache(settings: Any) -> None:
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    (warning,) = check_shared_rate_limit_cache(None)
-    assert warning.id == "tongban.W001" and "TONGBAN_CACHE_URL" in warning.hint
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/1",
-        }
-    }
-    assert check_shared_rate_limit_cache(None) == []
-    settings.TONGBAN = {**settings.TONGBAN, "RATE_LIMITS": {}}
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert check_shared_rate_limit_cache(None) == []
 
 
 @pytest.mark.django_db

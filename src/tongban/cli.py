@@ -90,13 +90,19 @@ def _command(name: str, *args: str, **options: object) -> int:
 
 
 def backup(args: argparse.Namespace) -> int:
-    """One tar.gz: database dump, material files, manifest (ADR 0007)."""
-    return _command("backup", output=args.output)
+    """One tar.gz: database dump, material files, manifest, sealed to the recovery key when
+    one is configured (ADR 0007)."""
+    return _command("backup", output=args.output, recipient=args.recipient)
+
+
+def backup_key(args: argparse.Namespace) -> int:
+    """A new recovery key pair for sealed backups: the private key to a file kept offline."""
+    return _command("backup_key", args.path)
 
 
 def restore(args: argparse.Namespace) -> int:
     """Restore into an empty database and materials directory, then verify (ADR 0007)."""
-    return _command("restore", args.archive, force=args.force)
+    return _command("restore", args.archive, force=args.force, key=args.key)
 
 
 def materials(args: argparse.Namespace) -> int:
@@ -197,10 +203,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=audit)
     p = sub.add_parser("backup", help="back up the database and material files to one archive")
     p.add_argument("--output", "-o", help="archive path or directory (default: var/backups/)")
+    p.add_argument(
+        "--recipient", help="seal to this SM2 public key (default: TONGBAN_BACKUP_PUBLIC_KEY)"
+    )
     p.set_defaults(func=backup)
+    p = sub.add_parser("backup-key", help="create a recovery key pair for sealed backups")
+    p.add_argument("path", help="where to write the private key (keep it off the server)")
+    p.set_defaults(func=backup_key)
     p = sub.add_parser("restore", help="restore a backup into an empty database, then verify it")
     p.add_argument("archive")
     p.add_argument("--force", action="store_true", help="replace a non-empty target")
+    p.add_argument("--key", help="the recovery private key file (sealed backups)")
     p.set_defaults(func=restore)
     p = sub.add_parser("materials", help="material file housekeeping")
     p.add_argument("action", choices=["sweep"])

@@ -434,3 +434,117 @@ def test_cli_backup_reports_size_and_place_and_restore_errors_exit_non_zero(
     assert cli.main(["restore", str(bad)]) == 1
     error = capsys.readouterr().err
     assert "digest" in error and "Traceback" not in error
+
+
+# ---------------------------------------------------------------------------------------------
+# Sealed backups (SM4-GCM, the data key sealed with SM2 to an offline recovery key)
+
+
+def test_sealed_drill_restores_only_with_the_recovery_key(
+    world: dict[str, Any], live_materials: Path, fresh_target: Target, tmp_path: Path
+) -> None:
+    seed(world, cases=3)
+    before = snapshot()
+    key_file = tmp_path / "offline" / "recovery.sm2"
+    key_file.parent.mkdir()
+    created = tongban("backup-key", str(key_file), target=fresh_target, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    public = created.stdout.split("TONGBAN_BACKUP_PUBLIC_KEY=")[1].split()[0]
+    again = tongban("backup-key", str(key_file), target=fresh_target, cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr  # never overwritten
+
+    sealed = backup_create(
+        output=tmp_path / "drill.tar.gz.sm4", materials_dir=live_materials, recipient=public
+    )
+    assert sealed.recipient and sealed.recipient in sealed.describe()
+    body = sealed.path.read_bytes()
+    assert body.startswith(b"TONGBAN-SEALED-BACKUP\n")
+    # Nothing readable inside: no gzip stream, no manifest, no applicant's data or file.
+    name = world["citizen"].citizen.real_name
+    for plain in (b"\x1f\x8b\x08", b"manifest.json", name.encode(), f.PDF[:64]):
+        assert plain not in body[200:]
+
+    # Without the key, or with another one: refused before anything is touched.
+    refused = tongban("restore", str(sealed.path), target=fresh_target, cwd=tmp_path)
+    assert refused.returncode == 1 and "--key" in refused.stderr
+    other = tmp_path / "other.sm2"
+    tongban("backup-key", str(other), target=fresh_target, cwd=tmp_path)
+    wrong = tongban(
+        "restore", str(sealed.path), "--key", str(other), target=fresh_target, cwd=tmp_path
+    )
+    assert wrong.returncode == 1 and sealed.recipient in wrong.stderr
+    assert is_empty(fresh_target)
+
+    done = tongban(
+        "restore", str(sealed.path), "--key", str(key_file), target=fresh_target, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert snapshot(fresh_target.alias) == before
+    assert not list(fresh_target.var_dir.rglob(".unsealed*"))  # the decrypted copy is gone
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["header", "middle", "tag", "truncated"],
+)
+def test_altered_sealed_archive_is_refused_before_anything_is_touched(
+    world: dict[str, Any], live_materials: Path, fresh_target: Target, tmp_path: Path, where: str
+) -> None:
+    from tongban.core.crypto import sm2_keypair
+
+    seed(world, cases=1)
+    private, public = sm2_keypair()
+    sealed = backup_create(
+        output=tmp_path / "b.tar.gz.sm4", materials_dir=live_materials, recipient=public
+    )
+    body = bytearray(sealed.path.read_bytes())
+    if where == "header":
+        at = body.index(b'"nonce": "') + 12
+        body[at] = ord("0") if body[at] != ord("0") else ord("1")
+    elif where == "middle":
+        body[len(body) // 2] ^= 0x01
+    elif where == "tag":
+        body[-1] ^= 0x01
+    else:
+        del body[-100:]
+    bad = tmp_path / "bad.sm4"
+    bad.write_bytes(bytes(body))
+    with pytest.raises(BackupError, match=r"authentication|truncated|damaged"):
+        backup_restore(
+            archive=bad,
+            materials_dir=fresh_target.materials,
+            using=fresh_target.alias,
+            private_key=private,
+        )
+    assert is_empty(fresh_target)
+    staged = [p for p in fresh_target.var_dir.parent.rglob("*") if ".tongban-restore-" in str(p)]
+    assert staged == []  # nothing decrypted left behind
+
+
+def test_backup_command_seals_to_the_configured_key_and_warns_otherwise(
+    world: dict[str, Any],
+    live_materials: Path,
+    tmp_path: Path,
+    settings: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from django.core.management import call_command
+
+    from tongban.core.crypto import sm2_keypair
+
+    seed(world, cases=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    call_command("backup", output=str(out))
+    captured = capsys.readouterr()
+    assert "NOT ENCRYPTED" in captured.out and "备份未加密" in captured.err
+    _private, public = sm2_keypair()
+    settings.TONGBAN = {**settings.TONGBAN, "BACKUP_PUBLIC_KEY": public}
+    call_command("backup", output=str(out))
+    (sealed,) = out.glob("tongban-backup-*.tar.gz.sm4")
+    assert "SM4-GCM" in capsys.readouterr().out
+    assert sealed.read_bytes().startswith(b"TONGBAN-SEALED-BACKUP\n")
+    settings.TONGBAN = {**settings.TONGBAN, "BACKUP_PUBLIC_KEY": "04" + "ab" * 64}
+    with pytest.raises(Exception, match="恢复公钥无效"):
+        call_command("backup", output=str(out))

@@ -5,7 +5,7 @@ class ConfigConfig(AppConfig):
     name = "tongban.config"
 
     def ready(self) -> None:
-        from . import ratelimit  # noqa: F401 — registers its deploy check
+        from . import checks  # noqa: F401 — registers the deploy checks
         from .events import wire
 
         wire()

@@ -33,10 +33,8 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
-from django.core import checks
 from django.http import HttpRequest, HttpResponse
 from django_ratelimit.core import get_usage
 
@@ -141,22 +139,3 @@ class RateLimitMiddleware:
             self._limited_since_log = 0
             self._last_log = now
         return response
-
-
-@checks.register(checks.Tags.security, deploy=True)
-def check_shared_rate_limit_cache(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Rate limits counted in a per-process cache are per process: one limit per worker."""
-    if not settings.TONGBAN.get("RATE_LIMITS"):
-        return []
-    name = getattr(settings, "RATELIMIT_USE_CACHE", "default")
-    backend = settings.CACHES.get(name, {}).get("BACKEND", "")
-    if backend.endswith(("LocMemCache", "DummyCache", "FileBasedCache", "DatabaseCache")):
-        return [
-            checks.Warning(
-                f"rate limits are counted in {backend.rsplit('.', 1)[-1]}, per process",
-                hint="set TONGBAN_CACHE_URL=redis://host:6379/1 so that every process shares "
-                "the counts (docs/adr/0017-rate-limits.md)",
-                id="tongban.W001",
-            )
-        ]
-    return []

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from . import interchange
+from .crypto import key_fingerprint
 from .schemas import ErrorOut
 
 router = Router(tags=["interchange"], auth=None)
@@ -27,7 +28,7 @@ class MessageReceivedOut(Schema):
 def region_key(request: HttpRequest, code: str) -> RegionKeyOut:
     """本部署某区域的消息签名公钥（供对端配置）。"""
     key = interchange.region_public_key(code)
-    return RegionKeyOut(code=code, public_key=key, fingerprint=interchange.key_fingerprint(key))
+    return RegionKeyOut(code=code, public_key=key, fingerprint=key_fingerprint(key))
 
 
 @router.post(

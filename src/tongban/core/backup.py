@@ -36,7 +36,9 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO, cast
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
@@ -45,6 +47,15 @@ from psycopg import sql
 
 from . import clock
 from .audit import GENESIS_HASH, ChainReport, verify_chain
+from .crypto import (
+    SM2DecryptError,
+    SM2KeyError,
+    key_fingerprint,
+    sm2_decrypt,
+    sm2_encrypt,
+    sm2_keypair,
+    sm2_public_key,
+)
 from .models import AuditHead, AuditRecord
 
 FORMAT = "tongban-backup"
@@ -98,6 +109,136 @@ class _HashingReader:
         data = self._raw.read(size)
         self._digest.update(data)
         return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Sealed archives: SM4-GCM under a fresh data key, the key sealed with SM2 to a recovery key
+# whose private half is kept away from the server (ADR 0007, "Encryption").
+
+SEALED_MAGIC = b"TONGBAN-SEALED-BACKUP\n"
+SEALED_SUFFIX = ".sm4"
+_TAG_BYTES = 16
+
+
+class _SealingWriter:
+    """A write-only file object: what is written goes out SM4-GCM encrypted, behind a header
+    naming the recovery key and holding the data key sealed to it; `seal()` appends the tag."""
+
+    def __init__(self, raw: BinaryIO, recipient_public_hex: str) -> None:
+        data_key, nonce = os.urandom(16), os.urandom(12)
+        header = json.dumps(
+            {
+                "version": 1,
+                "cipher": "SM4-GCM",
+                "key_sealed_with": "SM2",
+                "recipient": key_fingerprint(recipient_public_hex),
+                "sealed_key": sm2_encrypt(recipient_public_hex, data_key).hex(),
+                "nonce": nonce.hex(),
+            },
+            sort_keys=True,
+        ).encode()
+        preamble = SEALED_MAGIC + len(header).to_bytes(4, "big") + header
+        self._encryptor = Cipher(algorithms.SM4(data_key), modes.GCM(nonce)).encryptor()
+        self._encryptor.authenticate_additional_data(preamble)  # the header is bound too
+        self._raw = raw
+        self._raw.write(preamble)
+
+    def write(self, data: bytes) -> int:
+        self._raw.write(self._encryptor.update(bytes(data)))
+        return len(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def seal(self) -> None:
+        self._raw.write(self._encryptor.finalize() + self._encryptor.tag)
+
+
+def archive_is_sealed(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(SEALED_MAGIC)) == SEALED_MAGIC
+
+
+def _sealed_header(handle: BinaryIO) -> tuple[bytes, dict[str, Any]]:
+    preamble = handle.read(len(SEALED_MAGIC) + 4)
+    length = int.from_bytes(preamble[len(SEALED_MAGIC) :], "big")
+    if not preamble.startswith(SEALED_MAGIC) or not 0 < length <= 64 * 1024:
+        raise BackupError("加密备份头已损坏 (sealed archive header damaged)")
+    raw = handle.read(length)
+    try:
+        header = json.loads(raw)
+    except ValueError as error:
+        raise BackupError("加密备份头已损坏 (sealed archive header damaged)") from error
+    if not isinstance(header, dict) or header.get("version") != 1:
+        raise BackupError("加密备份格式不受支持 (sealed archive version not supported)")
+    return preamble + raw, header
+
+
+def archive_unseal(archive: Path, output: Path, private_key_hex: str) -> None:
+    """Decrypt a sealed archive into `output` (mode 0600). The whole ciphertext is
+    authenticated before this returns; on any failure `output` is removed."""
+    try:
+        with archive.open("rb") as handle:
+            preamble, header = _sealed_header(handle)
+            try:
+                public_hex = sm2_public_key(private_key_hex)
+            except SM2KeyError as error:
+                raise BackupError(f"恢复私钥无效 (recovery key unreadable): {error}") from error
+            if key_fingerprint(public_hex) != header.get("recipient"):
+                raise BackupError(
+                    f"恢复私钥与备份不匹配 (this backup was sealed for recovery key "
+                    f"{header.get('recipient')}, the key given is {key_fingerprint(public_hex)})"
+                )
+            try:
+                data_key = sm2_decrypt(private_key_hex, bytes.fromhex(header["sealed_key"]))
+                nonce = bytes.fromhex(header["nonce"])
+            except (SM2DecryptError, KeyError, ValueError, TypeError) as error:
+                raise BackupError("加密备份头已损坏 (sealed archive header damaged)") from error
+            remaining = archive.stat().st_size - len(preamble) - _TAG_BYTES
+            if remaining < 0:
+                raise BackupError("加密备份不完整 (sealed archive truncated)")
+            decryptor = Cipher(algorithms.SM4(data_key), modes.GCM(nonce)).decryptor()
+            decryptor.authenticate_additional_data(preamble)
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                while remaining > 0:
+                    chunk = handle.read(min(CHUNK, remaining))
+                    if not chunk:
+                        raise BackupError("加密备份不完整 (sealed archive truncated)")
+                    remaining -= len(chunk)
+                    out.write(decryptor.update(chunk))
+                tag = handle.read(_TAG_BYTES)
+                try:
+                    out.write(decryptor.finalize_with_tag(tag))
+                except (InvalidTag, ValueError) as error:
+                    raise BackupError(
+                        "加密备份校验失败：已被改动或不完整 (sealed archive failed "
+                        "authentication: altered or truncated)"
+                    ) from error
+    except BaseException:
+        output.unlink(missing_ok=True)
+        raise
+
+
+def read_private_key(path: Path) -> str:
+    """The recovery private key file written by `tongban backup-key` (hex)."""
+    try:
+        return path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise BackupError(f"无法读取恢复私钥 (cannot read recovery key {path}): {error}") from error
+
+
+def recovery_key_create(path: Path) -> str:
+    """Write a new recovery key pair's private half to `path` (0600, never overwritten);
+    return the public key for TONGBAN_BACKUP_PUBLIC_KEY."""
+    private_hex, public_hex = sm2_keypair()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as error:
+        raise BackupError(f"{path} already exists; choose another path") from error
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private_hex + "\n")
+    return public_hex
 
 
 def file_digests(path: Path) -> tuple[str, str]:
@@ -510,6 +651,7 @@ class BackupResult:
     size: int
     sm3: str  # of the archive file itself: record it elsewhere to detect a rewritten archive
     manifest: dict[str, Any]
+    recipient: str = ""  # fingerprint of the recovery key it is sealed to; "" if not sealed
 
     def describe(self) -> str:
         counts = self.manifest["counts"]
@@ -525,6 +667,9 @@ class BackupResult:
                 f"({materials['files']} files, {human_size(materials['bytes'])})",
                 f"  审计链头 audit head #{head['sequence']} {head['hash']}",
                 f"  归档 SM3 archive {self.sm3}",
+                f"  加密 sealed    SM4-GCM, 恢复密钥 recovery key {self.recipient}"
+                if self.recipient
+                else "  加密 sealed    否 NOT ENCRYPTED (set TONGBAN_BACKUP_PUBLIC_KEY)",
             ]
         )
 
@@ -569,9 +714,15 @@ def _archive_sm3(path: Path) -> str:
 
 
 def backup_create(
-    *, output: Path, materials_dir: Path, using: str = DEFAULT_DB_ALIAS
+    *,
+    output: Path,
+    materials_dir: Path,
+    using: str = DEFAULT_DB_ALIAS,
+    recipient: str | None = None,
 ) -> BackupResult:
-    """Write one archive: database snapshot, material files, manifest with SM3 of each member."""
+    """Write one archive: database snapshot, material files, manifest with SM3 of each member.
+    With `recipient` (an SM2 public key) the archive is sealed to it: SM4-GCM as it is
+    written, so no unencrypted archive ever reaches the disk."""
     db = DatabaseTarget.from_settings(connections[using].settings_dict)
     output = output.absolute()
     if output.exists():
@@ -592,38 +743,51 @@ def backup_create(
         material_bytes = 0
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
         try:
-            with (
-                os.fdopen(fd, "wb") as raw,
-                tarfile.open(
-                    fileobj=raw, mode="w:gz", compresslevel=6, format=tarfile.PAX_FORMAT
-                ) as tar,
-            ):
-                files[dump_name] = _add_file(tar, dump_path, dump_name)
-                # Files after the snapshot: a material row is committed only after its file is
-                # written, so every row in the snapshot finds its file (extra files are harmless).
-                for path, name in _material_files(materials_dir):
-                    entry = _add_file(tar, path, name)
-                    files[name] = entry
-                    material_files += 1
-                    material_bytes += entry["size"]
-                manifest: dict[str, Any] = {
-                    "format": FORMAT,
-                    "format_version": FORMAT_VERSION,
-                    "created_at": created_at.isoformat().replace("+00:00", "Z"),
-                    "tongban_version": _tongban_version(),
-                    "database": {"vendor": db.vendor, "file": dump_name, **database_info},
-                    **facts.as_manifest(),
-                    "materials": {"files": material_files, "bytes": material_bytes},
-                    "files": files,
-                }
-                body = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
-                info = _tarinfo(MANIFEST_NAME, len(body), created_at.timestamp())
-                tar.addfile(info, io.BytesIO(body))
+            with os.fdopen(fd, "wb") as raw:
+                sink = _SealingWriter(raw, recipient) if recipient else raw
+                with tarfile.open(
+                    fileobj=cast(IO[bytes], sink),
+                    mode="w:gz",
+                    compresslevel=6,
+                    format=tarfile.PAX_FORMAT,
+                ) as tar:
+                    files[dump_name] = _add_file(tar, dump_path, dump_name)
+                    # Files after the snapshot: a material row is committed only after its file
+                    # is written, so every row in the snapshot finds its file (extra files are
+                    # harmless).
+                    for path, name in _material_files(materials_dir):
+                        entry = _add_file(tar, path, name)
+                        files[name] = entry
+                        material_files += 1
+                        material_bytes += entry["size"]
+                    manifest: dict[str, Any] = {
+                        "format": FORMAT,
+                        "format_version": FORMAT_VERSION,
+                        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+                        "tongban_version": _tongban_version(),
+                        "database": {"vendor": db.vendor, "file": dump_name, **database_info},
+                        **facts.as_manifest(),
+                        "materials": {"files": material_files, "bytes": material_bytes},
+                        "files": files,
+                    }
+                    body = json.dumps(
+                        manifest, ensure_ascii=False, indent=2, sort_keys=True
+                    ).encode()
+                    info = _tarinfo(MANIFEST_NAME, len(body), created_at.timestamp())
+                    tar.addfile(info, io.BytesIO(body))
+                if isinstance(sink, _SealingWriter):
+                    sink.seal()
             os.replace(partial, output)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-    return BackupResult(output, output.stat().st_size, _archive_sm3(output), manifest)
+    return BackupResult(
+        output,
+        output.stat().st_size,
+        _archive_sm3(output),
+        manifest,
+        key_fingerprint(recipient) if recipient else "",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,11 +815,37 @@ def _member_name(member: tarfile.TarInfo) -> str:
     return name
 
 
-def archive_extract(archive: Path, destination: Path) -> dict[str, Any]:
+def archive_extract(
+    archive: Path, destination: Path, *, private_key: str | None = None
+) -> dict[str, Any]:
     """Extract into `destination` and check every member against the manifest; return it.
 
-    Nothing outside `destination` is written, whatever the archive holds.
+    Nothing outside `destination` is written, whatever the archive holds. A sealed archive
+    needs its recovery `private_key`; it is decrypted and authenticated as a whole before a
+    single member is read.
     """
+    try:
+        sealed = archive_is_sealed(archive)
+    except FileNotFoundError as error:
+        raise BackupError(f"找不到归档 (archive not found): {archive}") from error
+    except OSError as error:
+        raise BackupError(f"无法读取归档 (archive unreadable): {error}") from error
+    if not sealed:
+        return _extract_plain(archive, destination)
+    if not private_key:
+        raise BackupError(
+            "备份已加密，需要恢复私钥 (this backup is sealed: give the recovery key, "
+            "`tongban restore ARCHIVE --key FILE`)"
+        )
+    plain = destination / ".unsealed.tar.gz"
+    archive_unseal(archive, plain, private_key)
+    try:
+        return _extract_plain(plain, destination)
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def _extract_plain(archive: Path, destination: Path) -> dict[str, Any]:
     digests: dict[str, dict[str, Any]] = {}
     try:
         with tarfile.open(archive, mode="r:gz") as tar:
@@ -866,6 +1056,7 @@ def backup_restore(
     materials_dir: Path,
     using: str = DEFAULT_DB_ALIAS,
     force: bool = False,
+    private_key: str | None = None,
 ) -> RestoreReport:
     """Restore an archive into the (empty, unless `force`) database and materials root, then
     verify it. Stop the application first: the restore replaces what it reads."""
@@ -877,7 +1068,7 @@ def backup_restore(
     with tempfile.TemporaryDirectory(prefix=".tongban-restore-", dir=staging_parent) as tmp:
         staging = Path(tmp)
         # 1. Every digest, before anything is touched.
-        manifest = archive_extract(archive.absolute(), staging)
+        manifest = archive_extract(archive.absolute(), staging, private_key=private_key)
         database = manifest.get("database")
         if not isinstance(database, dict):
             raise BackupError("清单不完整 (manifest incomplete): no database section")

@@ -21,6 +21,11 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def key_fingerprint(public_hex: str) -> str:
+    """What administrators compare out of band: the first 16 hex chars of SM3(key hex)."""
+    return sm3_hex(public_hex.encode())[:16]
+
+
 def keyed_sm3_hex(key: bytes, data: bytes) -> str:
     """HMAC-SM3, for values that must be matchable but not readable (tokens, log pseudonyms)."""
     mac = hmac.HMAC(key, hashes.SM3())
@@ -119,3 +124,67 @@ def sm2_verify(public_hex: str, data: bytes, signature: bytes) -> bool:
         return False
     verifier = _crypt_sm2("", key)
     return bool(verifier.verify_with_sm3(signature.hex(), data))
+
+
+# ---- SM2 public-key encryption (GB/T 32918.4), for short secrets such as a data key ----
+# gmssl's own `encrypt` draws its ephemeral k with `random`, which must never protect a key;
+# this one draws k from `secrets` and uses gmssl only for the point arithmetic. The encoding
+# is C1‖C3‖C2 with C1 as 64 raw bytes x‖y (no 04 prefix), C3 = SM3(x2‖M‖y2) and C2 = M ⊕
+# KDF(x2‖y2): what gmssl's `decrypt` (mode 1) reads, so either side can be checked against it.
+
+
+class SM2DecryptError(ValueError):
+    """Ciphertext not made for this key, or altered."""
+
+
+def _sm2_kdf(z: bytes, length: int) -> bytes:
+    out = b""
+    counter = 1
+    while len(out) < length:
+        digest = hashes.Hash(hashes.SM3())
+        digest.update(z + counter.to_bytes(4, "big"))
+        out += digest.finalize()
+        counter += 1
+    return out[:length]
+
+
+def _sm3(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(data)
+    return digest.finalize()
+
+
+def sm2_encrypt(public_hex: str, message: bytes) -> bytes:
+    """Encrypt `message` (a few dozen bytes: a key) to the holder of `public_hex`'s private key."""
+    if not message:
+        raise ValueError("nothing to encrypt")
+    key = _sm2_public_hex(public_hex)
+    crypt = _crypt_sm2("", key)
+    while True:
+        k = secrets.randbelow(_SM2_N - 1) + 1
+        c1 = bytes.fromhex(crypt._kg(k, _SM2_G))
+        shared = bytes.fromhex(crypt._kg(k, key))
+        mask = _sm2_kdf(shared, len(message))
+        if any(mask):  # an all-zero mask (practically never) means: draw another k
+            break
+    c2 = bytes(a ^ b for a, b in zip(message, mask, strict=True))
+    c3 = _sm3(shared[:32] + message + shared[32:])
+    return c1 + c3 + c2
+
+
+def sm2_decrypt(private_hex: str, ciphertext: bytes) -> bytes:
+    """The message `sm2_encrypt` sealed for this private key; SM2DecryptError otherwise."""
+    d = _sm2_private_int(private_hex)
+    if len(ciphertext) <= 96:
+        raise SM2DecryptError("SM2 ciphertext too short")
+    c1, c3, c2 = ciphertext[:64], ciphertext[64:96], ciphertext[96:]
+    try:
+        point = _sm2_public_hex(c1.hex())  # C1 must lie on the curve
+    except SM2KeyError as error:
+        raise SM2DecryptError("SM2 ciphertext damaged (C1 not on the curve)") from error
+    shared = bytes.fromhex(_crypt_sm2(private_hex, point)._kg(d, point))
+    mask = _sm2_kdf(shared, len(c2))
+    message = bytes(a ^ b for a, b in zip(c2, mask, strict=True))
+    if not any(mask) or not secrets.compare_digest(_sm3(shared[:32] + message + shared[32:]), c3):
+        raise SM2DecryptError("SM2 ciphertext not for this key, or altered")
+    return message

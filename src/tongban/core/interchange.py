@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from . import audit, clock
-from .crypto import sm2_sign, sm2_verify, sm3_hex
+from .crypto import key_fingerprint, sm2_sign, sm2_verify
 from .errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from .keys import sm2_key
 from .models import InboundMessage, OutboundMessage, Peer
@@ -67,11 +67,6 @@ def handler_register(kind: str, handler: Handler) -> None:
 
 def local_regions() -> list[str]:
     return list(settings.TONGBAN["REGION_CODES"])
-
-
-def key_fingerprint(public_hex: str) -> str:
-    """What administrators compare out of band: the first 16 hex chars of SM3(key hex)."""
-    return sm3_hex(public_hex.encode())[:16]
 
 
 def region_public_key(code: str) -> str:

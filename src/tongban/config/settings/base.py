@@ -330,6 +330,9 @@ TONGBAN: dict[str, Any] = {
             "methods": ["GET", "POST"],  # GET /licenses/verify/?token=… from a scanned QR code
         },
     },
+    # Backups are sealed (SM4-GCM, the data key sealed with SM2) to this recovery public key;
+    # its private half, made by `tongban backup-key`, is kept off the server (ADR 0007).
+    "BACKUP_PUBLIC_KEY": os.environ.get("TONGBAN_BACKUP_PUBLIC_KEY", ""),
     # Reverse proxies in front of the server that append to X-Forwarded-For (0: none, the
     # client is REMOTE_ADDR). Set it to exactly the number of proxies you run.
     "TRUSTED_PROXIES": int(os.environ.get("TONGBAN_TRUSTED_PROXIES", "0")),

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tongban.core.crypto import key_fingerprint
 from tongban.core.errors import DomainError
-from tongban.core.interchange import key_fingerprint, peer_save
+from tongban.core.interchange import peer_save
 
 
 class Command(BaseCommand):
