@@ -4,6 +4,7 @@ take, between region tenants of one deployment and between two deployments on lo
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -186,6 +187,109 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class TestKeyRotation:
+    """A region replaces its signing key; peers learn the new one and, for a grace period, still
+    accept the old one (messages signed just before the rotation may still be on their way)."""
+
+    def test_rotation_signs_pending_messages_again_and_tells_local_tenants(
+        self, tenants: None, settings: Any
+    ) -> None:
+        from django.core.management import call_command
+
+        old_key = interchange.region_public_key("440000")
+        # A message not delivered yet (delivery runs after commit, which the test holds back).
+        message = interchange.message_send(
+            sender="440000", recipient="330000", kind="test.count", payload={"n": 1}
+        )
+        out = io.StringIO()
+        call_command("interchange_key_rotate", "440000", stdout=out)
+        new_key = interchange.region_public_key("440000")
+        assert new_key != old_key
+        assert interchange.key_fingerprint(new_key) in out.getvalue()
+        assert "--fetch-key" in out.getvalue()
+        key_dir = Path(settings.TONGBAN["KEY_DIR"]) / interchange.KEY_PURPOSE
+        (retired,) = key_dir.glob("440000.sm2.retired-*")  # kept, not deleted
+        assert retired.stat().st_mode & 0o777 == 0o600
+
+        message.refresh_from_db()
+        from tongban.core.crypto import sm2_verify
+
+        assert sm2_verify(new_key, message.body.encode(), bytes.fromhex(message.signature))
+        peer = Peer.objects.get(code="440000")
+        assert (peer.public_key, peer.previous_public_key) == (new_key, old_key)
+        assert interchange.message_deliver(message_id=str(message.pk))
+        assert CALLS == [{"n": 1}]
+        record = AuditRecord.objects.get(action="interchange.key_rotate")
+        assert record.detail == {
+            "old_key_sm3": interchange.key_fingerprint(old_key),
+            "new_key_sm3": interchange.key_fingerprint(new_key),
+            "resigned": 1,
+        }
+        # Messages sent from now on are signed with the new key and delivered as before.
+        assert _send(sender="440000", recipient="330000", kind="test.count", payload={}).reply
+
+    def test_the_previous_key_is_accepted_for_its_grace_period_only(
+        self, tenants: None, client: Client, settings: Any
+    ) -> None:
+        settings.TONGBAN = {**settings.TONGBAN, "INTERCHANGE_KEY_GRACE_DAYS": 2}
+        old_private, old_public = sm2_keypair()
+        new_private, new_public = sm2_keypair()
+        with time_machine.travel("2026-11-27 10:00:00+08:00", tick=False) as clock:
+            interchange.peer_save(
+                code="110000", name="北京市", base_url="http://peer.invalid", public_key=old_public
+            )
+            interchange.peer_save(
+                code="110000", name="北京市", base_url="http://peer.invalid", public_key=new_public
+            )
+            peer = Peer.objects.get(code="110000")
+            assert peer.previous_public_key == old_public
+
+            def message(number: int, private_hex: str) -> tuple[bytes, str]:
+                body = json.dumps(
+                    {
+                        "v": interchange.ENVELOPE_VERSION,
+                        "id": f"00000000-0000-4000-8000-00000000000{number}",
+                        "sender": "110000",
+                        "recipient": "440000",
+                        "kind": "test.count",
+                        "sent_at": "2026-11-27T02:00:00+00:00",
+                        "payload": {"n": number},
+                    },
+                    separators=(",", ":"),
+                    sort_keys=True,
+                ).encode()
+                return body, base64.b64encode(sm2_sign(private_hex, body)).decode()
+
+            assert _post(client, "110000", *message(1, new_private)).status_code == 200
+            assert _post(client, "110000", *message(2, old_private)).status_code == 200
+            stranger = _post(client, "110000", *message(3, sm2_keypair()[0]))
+            assert stranger.status_code == 401
+            clock.shift(timedelta(days=2, seconds=1))
+            late = _post(client, "110000", *message(4, old_private))
+            assert late.status_code == 401 and late.json()["code"] == "bad_signature"
+        assert CALLS == [{"n": 1}, {"n": 2}]
+        received = AuditRecord.objects.filter(action="interchange.receive", outcome="success")
+        assert [r.detail.get("signed_with") for r in received.order_by("sequence")] == [
+            None,
+            "previous",
+        ]
+        saved = AuditRecord.objects.filter(action="interchange.peer_save").order_by("sequence")
+        assert saved.last().detail["previous_key_sm3"] == interchange.key_fingerprint(old_public)
+
+    def test_saving_the_same_key_again_keeps_no_previous_key(self, tenants: None) -> None:
+        key = interchange.region_public_key("330000")
+        interchange.peer_save(code="330000", name="浙江省", base_url="", public_key=key)
+        peer = Peer.objects.get(code="330000")
+        assert (peer.previous_public_key, peer.previous_key_until) == ("", None)
+
+    def test_rotating_a_region_this_deployment_does_not_serve_is_refused(self) -> None:
+        from django.core.management import call_command
+        from django.core.management.base import CommandError
+
+        with pytest.raises(CommandError, match="unknown_region"):
+            call_command("interchange_key_rotate", "110000")
 
 
 class Deployment:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 
@@ -87,9 +90,37 @@ class AuditRecordAdmin(admin.ModelAdmin):
         return False
 
 
+class PeerForm(forms.ModelForm):
+    class Meta:
+        model = Peer
+        fields = ["code", "name", "base_url", "public_key", "is_active"]
+
+    def clean_public_key(self) -> str:
+        from .crypto import SM2KeyError, sm2_public_key_normalise
+
+        try:
+            return sm2_public_key_normalise(self.cleaned_data["public_key"])
+        except SM2KeyError as error:
+            raise forms.ValidationError(f"公钥无效: {error}") from None
+
+
 @admin.register(Peer)
 class PeerAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "base_url", "is_active"]
+    form = PeerForm
+    list_display = ["code", "name", "base_url", "is_active", "previous_key_until"]
+    readonly_fields = ["previous_public_key", "previous_key_until"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through `peer_save`: validated, audited, and a changed key keeps the old one for
+        its grace period."""
+        from .interchange import peer_save
+
+        peer = peer_save(
+            code=obj.code, name=obj.name, base_url=obj.base_url, public_key=obj.public_key
+        )
+        if peer.is_active != obj.is_active:
+            type(peer).objects.filter(pk=peer.pk).update(is_active=obj.is_active)
+        obj.refresh_from_db()
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):

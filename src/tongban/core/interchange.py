@@ -37,7 +37,7 @@ from django.db import IntegrityError, transaction
 from . import audit, clock
 from .crypto import key_fingerprint, sm2_sign, sm2_verify
 from .errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from .keys import sm2_key
+from .keys import sm2_key, sm2_key_rotate
 from .models import InboundMessage, OutboundMessage, Peer
 
 logger = logging.getLogger(__name__)
@@ -218,7 +218,8 @@ def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
         raise PermissionDenied("unknown_sender", f"未配置或已停用的发送区域 {sender}")
     if len(body) > _max_body_bytes():
         raise InvalidInput("message_too_large", "消息过大")
-    if not sm2_verify(peer.public_key, body, signature):
+    signed_with = _signed_with(peer, body, signature)
+    if signed_with is None:
         with transaction.atomic():
             audit.audit_record_append(
                 actor=f"peer:{sender}",
@@ -248,7 +249,11 @@ def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
                 action="interchange.receive",
                 object_type="message",
                 object_id=str(message.message_id),
-                detail={"kind": message.kind, "recipient": message.recipient},
+                detail={
+                    "kind": message.kind,
+                    "recipient": message.recipient,
+                    **({"signed_with": signed_with} if signed_with != "current" else {}),
+                },
             )
     except IntegrityError:
         first = InboundMessage.objects.filter(sender=sender, message_id=envelope["id"]).first()
@@ -256,6 +261,21 @@ def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
             raise
         return Received("duplicate", first.reply)
     return Received("processed", message.reply)
+
+
+def _signed_with(peer: Peer, body: bytes, signature: bytes) -> str | None:
+    """ "current" or "previous" (a key the peer rotated away from, within its grace period)
+    for a good signature; None otherwise."""
+    if sm2_verify(peer.public_key, body, signature):
+        return "current"
+    if (
+        peer.previous_public_key
+        and peer.previous_key_until is not None
+        and clock.now() < peer.previous_key_until
+        and sm2_verify(peer.previous_public_key, body, signature)
+    ):
+        return "previous"
+    return None
 
 
 def _parse(body: bytes, sender: str) -> dict[str, Any]:
@@ -284,22 +304,76 @@ handler_register("interchange.ping", _ping)
 
 @transaction.atomic
 def peer_save(*, code: str, name: str, base_url: str, public_key: str) -> Peer:
-    """Add or update a peer (an administrator's decision: check the key's fingerprint)."""
+    """Add or update a peer (an administrator's decision: check the key's fingerprint).
+    A changed key keeps the old one accepted for INTERCHANGE_KEY_GRACE_DAYS: messages the peer
+    signed before it rotated may still arrive."""
     from .crypto import SM2KeyError, sm2_public_key_normalise
 
     try:
         key = sm2_public_key_normalise(public_key)
     except SM2KeyError as error:
         raise InvalidInput("bad_public_key", f"公钥无效: {error}") from None
-    peer, _ = Peer.objects.update_or_create(
-        code=code,
-        defaults={"name": name, "base_url": base_url, "public_key": key, "is_active": True},
-    )
-    audit.audit_record_append(
-        actor="admin",
-        action="interchange.peer_save",
-        object_type="peer",
-        object_id=code,
-        detail={"base_url": base_url, "key_sm3": key_fingerprint(key)},
-    )
+    with transaction.atomic():
+        peer = Peer.objects.select_for_update().filter(code=code).first()
+        previous = peer.public_key if peer is not None and peer.public_key != key else ""
+        defaults: dict[str, Any] = {
+            "name": name,
+            "base_url": base_url,
+            "public_key": key,
+            "is_active": True,
+        }
+        if previous:
+            grace = timedelta(days=float(settings.TONGBAN["INTERCHANGE_KEY_GRACE_DAYS"]))
+            defaults |= {"previous_public_key": previous, "previous_key_until": clock.now() + grace}
+        peer, _ = Peer.objects.update_or_create(code=code, defaults=defaults)
+        audit.audit_record_append(
+            actor="admin",
+            action="interchange.peer_save",
+            object_type="peer",
+            object_id=code,
+            detail={
+                "base_url": base_url,
+                "key_sm3": key_fingerprint(key),
+                **({"previous_key_sm3": key_fingerprint(previous)} if previous else {}),
+            },
+        )
     return peer
+
+
+def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
+    """Replace the signing key of a local region; (old public key, new public key).
+
+    Messages still in the outbox are signed again with the new key, and a region tenant of
+    this deployment learns the new key at once. Remote peers learn it when their administrator
+    runs `peer_add --fetch-key` (comparing the fingerprint): until then they refuse the new
+    signatures and the outbox retries with backoff, so nothing is lost; afterwards they still
+    accept the old key for their grace period, for a message signed just before the rotation.
+    """
+    if code not in local_regions():
+        raise NotFound("unknown_region", f"本部署不服务区域 {code}")
+    old_public, new_public = sm2_key_rotate(KEY_PURPOSE, code)
+    private_hex = sm2_key(KEY_PURPOSE, code)[0]
+    with transaction.atomic():
+        pending = OutboundMessage.objects.select_for_update().filter(
+            sender=code, delivered_at__isnull=True
+        )
+        resigned = 0
+        for message in pending:
+            message.signature = sm2_sign(private_hex, message.body.encode()).hex()
+            message.save(update_fields=["signature"])
+            resigned += 1
+        local = Peer.objects.filter(code=code, base_url="").first()
+        if local is not None:
+            peer_save(code=code, name=local.name, base_url="", public_key=new_public)
+        audit.audit_record_append(
+            actor=actor,
+            action="interchange.key_rotate",
+            object_type="region",
+            object_id=code,
+            detail={
+                "old_key_sm3": key_fingerprint(old_public),
+                "new_key_sm3": key_fingerprint(new_public),
+                "resigned": resigned,
+            },
+        )
+    return old_public, new_public

@@ -52,3 +52,16 @@ def sm2_key(purpose: str, name: str) -> tuple[str, str]:
     """(private hex, public hex) of the named key, created on first use."""
     private_hex = sm2_private_key(purpose, name)
     return private_hex, sm2_public_key(private_hex)
+
+
+def sm2_key_rotate(purpose: str, name: str) -> tuple[str, str]:
+    """Retire the named key and make a new one; (old public hex, new public hex). The old file
+    stays beside it as `<name>.sm2.retired-<UTC time>` (mode 0600): what it signed can still be
+    checked, and nothing is lost if the rotation was a mistake."""
+    from datetime import UTC, datetime
+
+    old_private = sm2_private_key(purpose, name)
+    path = key_path(purpose, name)
+    retired = path.with_name(f"{path.name}.retired-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+    os.rename(path, retired)
+    return sm2_public_key(old_private), sm2_public_key(sm2_private_key(purpose, name))

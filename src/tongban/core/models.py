@@ -143,6 +143,10 @@ class Peer(models.Model):
     name = models.CharField("名称", max_length=64)
     base_url = models.URLField("接口地址", blank=True, help_text="空 = 本部署内的区域租户")
     public_key = models.CharField("SM2 公钥 (x‖y hex)", max_length=130)
+    # The key it signed with before its last rotation, still accepted until `previous_key_until`:
+    # messages it signed before rotating may still be on their way (its outbox retries them).
+    previous_public_key = models.CharField("上一把公钥", max_length=130, blank=True)
+    previous_key_until = models.DateTimeField("上一把公钥有效至", null=True, blank=True)
     is_active = models.BooleanField("启用", default=True)
 
     class Meta:

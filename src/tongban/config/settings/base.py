@@ -290,6 +290,8 @@ TONGBAN: dict[str, Any] = {
     # Delivery of hand-off messages to peers: HTTP timeout and the longest retry interval.
     "INTERCHANGE_TIMEOUT_S": float(os.environ.get("TONGBAN_INTERCHANGE_TIMEOUT_S", "5")),
     "INTERCHANGE_MAX_BACKOFF_S": int(os.environ.get("TONGBAN_INTERCHANGE_MAX_BACKOFF_S", "3600")),
+    # After a peer's key changes (it rotated), its previous key is still accepted this long.
+    "INTERCHANGE_KEY_GRACE_DAYS": float(os.environ.get("TONGBAN_INTERCHANGE_KEY_GRACE_DAYS", "7")),
     # Signing keys (log checkpoints, licence issuers, hand-off messages): one file per key,
     # created on first use, mode 0600. Back this directory up with the database.
     "KEY_DIR": Path(os.environ.get("TONGBAN_KEY_DIR", VAR_DIR / "keys")),
