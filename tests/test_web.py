@@ -343,11 +343,16 @@ class TestAdminScope:
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
+    """Clean with what a production deployment sets (README); each missing one is named."""
+    from tongban.core.crypto import sm2_keypair
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tongban.config.settings.production",
         "SECRET_KEY": "p" * 30 + "Q9!x" * 10,
         "ALLOWED_HOSTS": "zwfw.example.gov.cn",
+        "TONGBAN_CACHE_URL": "redis://127.0.0.1:6379/1",
+        "TONGBAN_BACKUP_PUBLIC_KEY": sm2_keypair()[1],
     }
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
@@ -360,6 +365,17 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    for setting, check in (("TONGBAN_CACHE_URL", "W001"), ("TONGBAN_BACKUP_PUBLIC_KEY", "W002")):
+        missing = {name: value for name, value in env.items() if name != setting}
+        result = subprocess.run(
+            [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
+            env=missing,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 1 and f"tongban.{check}" in result.stderr + result.stdout
 
 
 def test_production_refuses_a_missing_secret_key() -> None:
