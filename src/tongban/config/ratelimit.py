@@ -29,14 +29,14 @@ prefix.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_ratelimit.core import get_usage
+
+from .refusals import CountedLog, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ PAGE = (
     "<h1>请求过于频繁</h1><p>您的网络地址在短时间内提交次数过多，请{seconds}秒后再试。</p>"
     "<p>Too many requests from your address. Please try again in {seconds} s.</p></body></html>"
 )
-LOG_EVERY_SECONDS = 10.0
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -98,8 +97,7 @@ class RateLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.rules = _rules()
-        self._limited_since_log = 0
-        self._last_log = time.monotonic()
+        self._log = CountedLog(logger)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rule = self.rules.get(request.path)
@@ -117,25 +115,11 @@ class RateLimitMiddleware:
         return self._limited(request, max(1, int(usage["time_left"]) + 1))
 
     def _limited(self, request: HttpRequest, seconds: int) -> HttpResponse:
-        if request.path.startswith("/api/"):
-            body = json.dumps(API_BODY, ensure_ascii=False).encode()
-            response = HttpResponse(
-                body, status=429, content_type="application/json; charset=utf-8"
-            )
-        else:
-            response = HttpResponse(
-                PAGE.format(seconds=seconds), status=429, content_type="text/html; charset=utf-8"
-            )
-        response["Retry-After"] = str(seconds)
-        self._limited_since_log += 1
-        now = time.monotonic()
-        if now - self._last_log >= LOG_EVERY_SECONDS:
-            logger.warning(
-                "rate limited %d requests in the last %.0f s (latest %s)",
-                self._limited_since_log,
-                now - self._last_log,
-                request.path,
-            )
-            self._limited_since_log = 0
-            self._last_log = now
-        return response
+        self._log.count("rate limited requests (latest %s)", request.path)
+        return refusal(
+            request,
+            status=429,
+            api_body=API_BODY,
+            page=PAGE.format(seconds=seconds),
+            retry_after=seconds,
+        )

@@ -38,7 +38,6 @@ waiting on the database is left alone.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import socket
@@ -53,6 +52,8 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
+from .refusals import CountedLog, refusal
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
@@ -64,7 +65,6 @@ PAGE = (
     "<h1>服务繁忙</h1><p>当前访问人数较多，请稍后刷新重试。</p>"
     "<p>The service is busy. Please try again in a moment.</p></body></html>"
 )
-LOG_EVERY_SECONDS = 10.0
 
 
 def gunicorn_threads() -> int:
@@ -93,9 +93,7 @@ class LoadSheddingMiddleware:
             else None
         )
         self.exempt_prefixes = tuple(p for p in (settings.STATIC_URL,) if p and p.startswith("/"))
-        self._shed_lock = threading.Lock()
-        self._shed_since_log = 0
-        self._last_log = time.monotonic()
+        self._log = CountedLog(logger)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         arrived = time.monotonic()
@@ -121,39 +119,13 @@ class LoadSheddingMiddleware:
             WATCHDOG.untrack(key)
 
     def _shed(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
-            body = json.dumps(API_BODY, ensure_ascii=False).encode()
-            response = HttpResponse(
-                body, status=503, content_type="application/json; charset=utf-8"
-            )
-        else:
-            response = HttpResponse(
-                PAGE.encode(), status=503, content_type="text/html; charset=utf-8"
-            )
-            response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-            response["X-Frame-Options"] = "DENY"
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        response["Cache-Control"] = "no-store"
-        response["Content-Length"] = str(len(response.content))
-        # Counted and logged once per LOG_EVERY_SECONDS below, not once per request by
-        # django.request: logging each shed request would spend the capacity shedding saves.
-        response._has_been_logged = True  # type: ignore[attr-defined]
-        self._count_shed()
-        return response
-
-    def _count_shed(self) -> None:
-        with self._shed_lock:
-            self._shed_since_log += 1
-            now = time.monotonic()
-            if now - self._last_log < LOG_EVERY_SECONDS:
-                return
-            count, self._shed_since_log = self._shed_since_log, 0
-            elapsed, self._last_log = now - self._last_log, now
-        logger.warning(
-            "overloaded: shed %d requests in the last %.0f s (MAX_IN_FLIGHT=%d per process)",
-            count,
-            elapsed,
-            self.limit,
+        self._log.count("overloaded: shed requests (MAX_IN_FLIGHT=%d per process)", self.limit)
+        return refusal(
+            request,
+            status=503,
+            api_body=API_BODY,
+            page=PAGE,
+            retry_after=RETRY_AFTER_SECONDS,
         )
 
 
