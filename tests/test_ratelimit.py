@@ -178,3 +178,18 @@ def test_counts_are_shared_through_redis(settings: Any) -> None:
         401,
     ]
     assert token(second).status_code == 429
+
+
+def test_the_default_limits_name_paths_that_exist() -> None:
+    """A renamed URL must not silently leave its limit behind."""
+    from django.urls import resolve
+
+    from tongban.config.settings import base
+
+    rules = base.TONGBAN["RATE_LIMITS"]
+    assert set(rules) == {"login", "verify"}
+    for rule in rules.values():
+        for path in rule["paths"]:
+            assert resolve(path).func is not None, path
+    assert "/api/v1/auth/token" in rules["login"]["paths"]
+    assert "/api/v1/licenses/verifications" in rules["verify"]["paths"]

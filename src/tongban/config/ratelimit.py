@@ -6,7 +6,7 @@ those), and licence verification (anonymous, and each answer costs signature che
 Merkle proofs). Only requests that do the work are counted: POST, and for groups that list
 GET, a GET with a query string (a scanned 亮证码 link); showing a form costs nothing.
 
-``TONGBAN["RATE_LIMITS"]`` maps a group name to ``{"rate": "30/m", "paths": [...],
+``TONGBAN["RATE_LIMITS"]`` maps a group name to ``{"rate": "60/m", "paths": [...],
 "methods": ["POST"]}``; the paths are exact request paths, methods default to POST.
 Counting is django-ratelimit's (fixed windows per client, in the cache named by
 ``RATELIMIT_USE_CACHE``): give production a shared cache (``TONGBAN_CACHE_URL=redis://…``)

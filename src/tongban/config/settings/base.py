@@ -323,7 +323,7 @@ TONGBAN: dict[str, Any] = {
     # address; the per-account lockout guards each password.
     "RATE_LIMITS": {
         "login": {
-            "rate": os.environ.get("TONGBAN_RATE_LOGIN", "30/m"),
+            "rate": os.environ.get("TONGBAN_RATE_LOGIN", "60/m"),
             "paths": ["/login/", "/register/", "/workbench/login/", "/api/v1/auth/token"],
         },
         "verify": {
