@@ -444,18 +444,28 @@ class TestSM2:
         assert public_hex.startswith("04") and len(public_hex) == 128
         assert sm2_verify(public_hex, b"data", sm2_sign(self.PRIVATE_04, b"data"))
 
-    def test_encryption_round_trip_and_gmssl_reads_it(self) -> None:
-        from gmssl import sm2 as gm
-
-        from tongban.core.crypto import sm2_decrypt, sm2_encrypt, sm2_keypair
+    @pytest.mark.parametrize("fixed", [True, False], ids=["key-starting-04", "fresh-key"])
+    def test_encryption_round_trip_and_gmssl_reads_it(self, fixed: bool) -> None:
+        from tongban.core.crypto import (
+            _crypt_sm2,
+            sm2_decrypt,
+            sm2_encrypt,
+            sm2_keypair,
+            sm2_public_key,
+        )
 
         private_hex, public_hex = sm2_keypair()
+        if fixed:  # gmssl's constructor strips leading "0"/"4" characters of such a key
+            private_hex, public_hex = self.PRIVATE_04, sm2_public_key(self.PRIVATE_04)
         key = bytes(range(16))
         sealed = sm2_encrypt(public_hex, key)
         assert len(sealed) == 64 + 32 + 16 and key not in sealed
         assert sm2_encrypt(public_hex, key) != sealed  # a fresh ephemeral key each time
         assert sm2_decrypt(private_hex, sealed) == key
-        reference = gm.CryptSM2(private_key=private_hex, public_key=public_hex, mode=1)
+        # gmssl's own object (through the helper that sets the key past its constructor, which
+        # corrupts keys starting with "04"), reading and writing C1‖C3‖C2 (mode 1).
+        reference = _crypt_sm2(private_hex, public_hex)
+        reference.mode = 1
         assert reference.decrypt(sealed) == key  # GB/T 32918.4 C1‖C3‖C2, as gmssl reads it
         assert sm2_decrypt(private_hex, reference.encrypt(key)) == key
 
