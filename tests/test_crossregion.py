@@ -314,7 +314,10 @@ class TestCorrectionAcrossRegions:
                 "material_code", "original_name"
             )
         ) == [("M01", "id.pdf"), ("M02", "marriage.pdf")]
-        assert case.transitions.order_by("-pk").first().action == "resubmit"
+        step = case.transitions.order_by("-pk").first()
+        assert step.action == "resubmit"
+        # Handling staff see where it came from, not an ordinary 补正提交.
+        assert step.comment == "申请人在受理地（广东省）提交补正，经跨省通办转来"
         # The receiving region recorded it and mirrors the answer: one timeline.
         received.refresh_from_db()
         assert received.form_data["reason"] == "投靠亲属"

@@ -859,7 +859,13 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
     origin.last_resubmission_id = resubmission_id
     origin.save(update_fields=["last_resubmission_id"])
     try:
-        case_resubmit(actor=actor, case_id=case.pk, form_data=form, materials=materials)
+        case_resubmit(
+            actor=actor,
+            case_id=case.pk,
+            form_data=form,
+            materials=materials,
+            comment=f"申请人在受理地（{_region_name(sender)}）提交补正，经跨省通办转来",
+        )
     except DomainError as error:
         case = Case.objects.get(pk=case.pk)  # FSM-protected: read it again
         audit_record_append(
@@ -873,6 +879,12 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
         _send_status(origin, case, action=RESUBMISSION_REFUSED, comment=error.message, refused=True)
         return {"applied": False, "code": error.code, "message": error.message}
     return {"applied": True, "case_number": case.case_number}
+
+
+def _region_name(code: str) -> str:
+    """A peer region's name as configured (its code if unknown)."""
+    peer = Peer.objects.filter(code=code).only("name").first()
+    return peer.name if peer is not None else code
 
 
 def received_for_applicant(*, user: Any) -> models.QuerySet[ReceivedApplication]:

@@ -544,9 +544,15 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
 
 @transaction.atomic
 def case_resubmit(
-    *, actor: Actor, case_id: Any, form_data: dict[str, Any], materials: list[UploadedMaterial]
+    *,
+    actor: Actor,
+    case_id: Any,
+    form_data: dict[str, Any],
+    materials: list[UploadedMaterial],
+    comment: str = "",
 ) -> Case:
-    """补正: the applicant answers a correction request once, with all changes together."""
+    """补正: the applicant answers a correction request once, with all changes together.
+    `comment` goes into the case history (跨省通办: where the correction was handed in)."""
     case = (
         Case.objects.select_for_update()
         .select_related("item_version", "application")
@@ -574,7 +580,7 @@ def case_resubmit(
     _store_materials(
         application, materials, types, {m["code"]: m["name"] for m in case.item_version.materials}
     )
-    _apply(case, "resubmit", "", actor, "applicant")
+    _apply(case, "resubmit", comment, actor, "applicant")
     return case
 
 
