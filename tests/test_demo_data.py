@@ -79,6 +79,18 @@ def test_demo_bundles_prefill_from_shared_data() -> None:
     assert not [why for why in shared.unavailable.values() if "授权" in why and "未" in why]
     assert DataUseRecord.objects.filter(kind="prefill", outcome="answered").exists()
 
+    # 新生儿出生一件事: the guardian is the applicant — name and ID number come from the
+    # population registry, and the guardian's identity card is 零材料 for every item.
+    yes = {"settle_here": "是", "social_card": "是", "maternity_claim": "是"}
+    form, shared = bundle_prefill_for(
+        actor=actor_for_user(citizen.user), bundle_code="newborn", situation=yes
+    )
+    filled = {form.schema["properties"][name]["x-element"]: v for name, v in shared.values.items()}
+    assert filled["person.name"] == citizen.real_name
+    assert filled["person.id_number"] == citizen.id_number
+    (id_card,) = [m for m in form.materials if m.name == "监护人居民身份证"]
+    assert id_card.code in shared.derived and id_card.code not in shared.unavailable
+
 
 def _bundle_item_codes(bundle_code: str) -> list[str]:
     from tongban.catalog.models import BundleItem

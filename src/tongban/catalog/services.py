@@ -150,6 +150,7 @@ def catalog_seed(*, document: dict[str, Any] | None = None, actor: str = "system
                 material_type=material.get("material_type", "3"),
                 is_mandatory=material["mandatory"],
                 replaceable_by_shared_data=material["replaceable_by_shared_data"],
+                elements=list(material.get("elements", [])),
                 order=index,
             )
             for index, material in enumerate(entry["materials"], start=1)

@@ -66,8 +66,10 @@ F: dict[str, dict[str, Any]] = {
     "child_gender": _text("新生儿性别", "child.gender", 2, enum=["男", "女"]),
     "birth_date": _text("出生日期", "child.birth_date", 10, format="date"),
     "birth_place": _text("出生地点（医疗机构）", "child.birth_place"),
-    "guardian_name": _text("监护人姓名", "guardian.name", 30),
-    "guardian_id_number": _text("监护人公民身份号码", "guardian.id_number", 18, format="id_number"),
+    # The guardian is the applicant (a parent applies), so these are the applicant's own
+    # population-registry elements: prefilled and verified with consent, like any person.*.
+    "guardian_name": _text("监护人姓名", "person.name", 30),
+    "guardian_id_number": _text("监护人公民身份号码", "person.id_number", 18, format="id_number"),
     "relationship": _text("与新生儿关系", "guardian.relationship", 4, enum=["父亲", "母亲"]),
     "phone": _text("联系电话", "contact.phone", 11, format="phone"),
     "address": _text("联系地址", "contact.address", 200),
@@ -143,7 +145,9 @@ def _item(
             {
                 "name": material,
                 "mandatory": mandatory,
-                "replaceable_by_shared_data": False,
+                # An identity card the population registry can vouch for (零材料 with consent).
+                "replaceable_by_shared_data": material in SHARED_ID_CARDS,
+                "elements": SHARED_ID_CARDS.get(material, []),
                 "material_type": "1",
             }
             for material, mandatory in materials
@@ -152,6 +156,7 @@ def _item(
 
 
 GUARDIAN = ["guardian_name", "guardian_id_number"]
+SHARED_ID_CARDS = {"监护人居民身份证": ["person.id_number", "person.name"]}
 NEWBORN = ["child_name", "child_gender", "birth_date"]
 ID_CARD = ("监护人居民身份证", True)
 ITEMS: list[dict[str, Any]] = [
