@@ -111,6 +111,29 @@ def test_clients_are_counted_apart() -> None:
 
 
 @pytest.mark.django_db
+def test_exempt_networks_are_never_limited(settings: Any) -> None:
+    settings.TONGBAN = {**settings.TONGBAN, "RATE_LIMIT_EXEMPT": ["10.20.0.0/16", "2001:db8::/32"]}
+    hall, v6, outside = (
+        Client(REMOTE_ADDR="10.20.3.4"),
+        Client(REMOTE_ADDR="2001:db8::5"),
+        Client(REMOTE_ADDR="10.21.0.1"),
+    )
+    assert {token(hall).status_code for _ in range(6)} == {401}
+    assert {token(v6).status_code for _ in range(6)} == {401}
+    assert [token(outside).status_code for _ in range(4)] == [401, 401, 401, 429]
+
+
+def test_a_malformed_exemption_is_a_configuration_error(settings: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tongban.config.ratelimit import RateLimitMiddleware
+
+    settings.TONGBAN = {**settings.TONGBAN, "RATE_LIMIT_EXEMPT": ["10.20.0.0/33"]}
+    with pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_EXEMPT"):
+        RateLimitMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+
+
+@pytest.mark.django_db
 def test_ipv6_clients_are_counted_per_64() -> None:
     for suffix in ("1", "2", "3"):
         token(Client(REMOTE_ADDR=f"2001:db8:1:2::{suffix}"))

@@ -14,7 +14,8 @@ or each process counts on its own; ``check --deploy`` warns.
 A client past its limit gets 429 with ``Retry-After`` (the seconds left in its window) and,
 under ``/api/``, the API's error body ``{code, message, fields}``, otherwise a small page.
 The limits are generous: a government service hall puts many citizens behind one NAT
-address (ADR 0004), so the per-account lockout stays the main defence of a password.
+address (ADR 0004), so the per-account lockout stays the main defence of a password; such
+addresses can be exempted outright (``TONGBAN["RATE_LIMIT_EXEMPT"]``, CIDR networks).
 
 When the cache cannot be reached the request goes through (logged): throttling is a defence
 against abuse, not a reason to refuse citizens while Redis restarts.
@@ -33,6 +34,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django_ratelimit.core import get_usage
 
@@ -91,17 +93,29 @@ def _counted(request: HttpRequest, methods: frozenset[str]) -> bool:
     return request.method != "GET" or bool(request.META.get("QUERY_STRING"))
 
 
+def _exempt_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """RATE_LIMIT_EXEMPT: addresses never limited (a service hall's or an office's egress)."""
+    networks = []
+    for entry in settings.TONGBAN.get("RATE_LIMIT_EXEMPT") or ():
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"TONGBAN_RATE_LIMIT_EXEMPT: {error}") from error
+    return tuple(networks)
+
+
 class RateLimitMiddleware:
     """429 with Retry-After for a client past the limit of a rate-limited path."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.rules = _rules()
+        self.exempt = _exempt_networks()
         self._log = CountedLog(logger)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rule = self.rules.get(request.path)
-        if rule is None or not _counted(request, rule[2]):
+        if rule is None or not _counted(request, rule[2]) or self._exempt(request):
             return self.get_response(request)
         group, rate, _ = rule
         try:
@@ -113,6 +127,12 @@ class RateLimitMiddleware:
             return self.get_response(request)
         # The window's last second still belongs to it (django-ratelimit's window edge).
         return self._limited(request, max(1, int(usage["time_left"]) + 1))
+
+    def _exempt(self, request: HttpRequest) -> bool:
+        if not self.exempt:
+            return False
+        address = ipaddress.ip_address(client_ip(request))
+        return any(address in network for network in self.exempt)
 
     def _limited(self, request: HttpRequest, seconds: int) -> HttpResponse:
         self._log.count("rate limited requests (latest %s)", request.path)

@@ -335,6 +335,13 @@ TONGBAN: dict[str, Any] = {
     # Backups are sealed (SM4-GCM, the data key sealed with SM2) to this recovery public key;
     # its private half, made by `tongban backup-key`, is kept off the server (ADR 0007).
     "BACKUP_PUBLIC_KEY": os.environ.get("TONGBAN_BACKUP_PUBLIC_KEY", ""),
+    # Client networks never rate limited (CIDR, comma-separated): a service hall's or an office's
+    # egress address, where many people share one address.
+    "RATE_LIMIT_EXEMPT": [
+        net.strip()
+        for net in os.environ.get("TONGBAN_RATE_LIMIT_EXEMPT", "").split(",")
+        if net.strip()
+    ],
     # Reverse proxies in front of the server that append to X-Forwarded-For (0: none, the
     # client is REMOTE_ADDR). Set it to exactly the number of proxies you run.
     "TRUSTED_PROXIES": int(os.environ.get("TONGBAN_TRUSTED_PROXIES", "0")),
