@@ -213,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("restore", help="restore a backup into an empty database, then verify it")
     p.add_argument("archive")
     p.add_argument("--force", action="store_true", help="replace a non-empty target")
-    p.add_argument("--key", help="the recovery private key file (sealed backups)")
+    p.add_argument(
+        "--key", action="append", help="recovery private key file (sealed backups; repeatable)"
+    )
     p.set_defaults(func=restore)
     p = sub.add_parser("materials", help="material file housekeeping")
     p.add_argument("action", choices=["sweep"])

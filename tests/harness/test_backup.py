@@ -476,8 +476,16 @@ def test_sealed_drill_restores_only_with_the_recovery_key(
     assert wrong.returncode == 1 and sealed.recipient in wrong.stderr
     assert is_empty(fresh_target)
 
+    # A retired key offered beside the right one: the one it was sealed to is used.
     done = tongban(
-        "restore", str(sealed.path), "--key", str(key_file), target=fresh_target, cwd=tmp_path
+        "restore",
+        str(sealed.path),
+        "--key",
+        str(other),
+        "--key",
+        str(key_file),
+        target=fresh_target,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert snapshot(fresh_target.alias) == before

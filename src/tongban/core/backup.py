@@ -28,7 +28,7 @@ import subprocess
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -174,21 +174,33 @@ def _sealed_header(handle: BinaryIO) -> tuple[bytes, dict[str, Any]]:
     return preamble + raw, header
 
 
-def archive_unseal(archive: Path, output: Path, private_key_hex: str) -> None:
-    """Decrypt a sealed archive into `output` (mode 0600). The whole ciphertext is
-    authenticated before this returns; on any failure `output` is removed."""
+def _key_for(header: dict[str, Any], private_keys: Sequence[str]) -> str:
+    """The one of `private_keys` the archive was sealed to (retired recovery keys may be
+    given alongside the current one: old backups need the key of their time)."""
+    given = []
+    for private_hex in private_keys:
+        try:
+            fingerprint = key_fingerprint(sm2_public_key(private_hex))
+        except SM2KeyError as error:
+            raise BackupError(f"恢复私钥无效 (recovery key unreadable): {error}") from error
+        if fingerprint == header.get("recipient"):
+            return private_hex
+        given.append(fingerprint)
+    raise BackupError(
+        f"恢复私钥与备份不匹配 (this backup was sealed for recovery key "
+        f"{header.get('recipient')}; the keys given are {', '.join(given)})"
+    )
+
+
+def archive_unseal(archive: Path, output: Path, private_keys: str | Sequence[str]) -> None:
+    """Decrypt a sealed archive into `output` (mode 0600), with whichever of `private_keys` it
+    was sealed to. The whole ciphertext is authenticated before this returns; on any failure
+    `output` is removed."""
+    keys = [private_keys] if isinstance(private_keys, str) else list(private_keys)
     try:
         with archive.open("rb") as handle:
             preamble, header = _sealed_header(handle)
-            try:
-                public_hex = sm2_public_key(private_key_hex)
-            except SM2KeyError as error:
-                raise BackupError(f"恢复私钥无效 (recovery key unreadable): {error}") from error
-            if key_fingerprint(public_hex) != header.get("recipient"):
-                raise BackupError(
-                    f"恢复私钥与备份不匹配 (this backup was sealed for recovery key "
-                    f"{header.get('recipient')}, the key given is {key_fingerprint(public_hex)})"
-                )
+            private_key_hex = _key_for(header, keys)
             try:
                 data_key = sm2_decrypt(private_key_hex, bytes.fromhex(header["sealed_key"]))
                 nonce = bytes.fromhex(header["nonce"])
@@ -816,12 +828,13 @@ def _member_name(member: tarfile.TarInfo) -> str:
 
 
 def archive_extract(
-    archive: Path, destination: Path, *, private_key: str | None = None
+    archive: Path, destination: Path, *, private_key: str | Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Extract into `destination` and check every member against the manifest; return it.
 
     Nothing outside `destination` is written, whatever the archive holds. A sealed archive
-    needs its recovery `private_key`; it is decrypted and authenticated as a whole before a
+    needs its recovery `private_key` (or several: the one it was sealed to is used); it is
+    decrypted and authenticated as a whole before a
     single member is read.
     """
     try:
@@ -1056,7 +1069,7 @@ def backup_restore(
     materials_dir: Path,
     using: str = DEFAULT_DB_ALIAS,
     force: bool = False,
-    private_key: str | None = None,
+    private_key: str | Sequence[str] | None = None,
 ) -> RestoreReport:
     """Restore an archive into the (empty, unless `force`) database and materials root, then
     verify it. Stop the application first: the restore replaces what it reads."""

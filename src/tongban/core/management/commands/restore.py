@@ -24,19 +24,22 @@ class Command(BaseCommand):
             "directory)",
         )
         parser.add_argument(
-            "--key", help="the recovery private key file, for a sealed backup (`backup-key`)"
+            "--key",
+            action="append",
+            help="a recovery private key file, for a sealed backup (`backup-key`); repeat it "
+            "to offer retired keys too — the one the backup was sealed to is used",
         )
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
 
     def handle(self, *args: object, **options: Any) -> None:
         try:
-            key = read_private_key(Path(options["key"])) if options.get("key") else None
+            keys = [read_private_key(Path(path)) for path in options.get("key") or ()]
             report = backup_restore(
                 archive=Path(options["archive"]),
                 materials_dir=materials_root(),
                 using=options["database"],
                 force=options["force"],
-                private_key=key,
+                private_key=keys or None,
             )
         except BackupError as error:
             raise CommandError(str(error)) from error
