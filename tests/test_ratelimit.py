@@ -134,6 +134,37 @@ def test_a_malformed_exemption_is_a_configuration_error(settings: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_ipv4_clients_on_a_dual_stack_socket_are_themselves(settings: Any) -> None:
+    """gunicorn bound to [::] sees IPv4 clients as ::ffff:a.b.c.d; a /64 mask would put all of
+    IPv4 into one count, and IPv4 exemptions would never match."""
+    settings.TONGBAN = {**settings.TONGBAN, "RATE_LIMIT_EXEMPT": ["10.20.0.0/16"]}
+    one, other = (
+        Client(REMOTE_ADDR="::ffff:198.51.100.1"),
+        Client(REMOTE_ADDR="::ffff:198.51.100.2"),
+    )
+    for _ in range(3):
+        token(one)
+    assert token(one).status_code == 429
+    assert token(other).status_code == 401
+    hall = Client(REMOTE_ADDR="::ffff:10.20.1.1")
+    assert {token(hall).status_code for _ in range(5)} == {401}
+
+
+@pytest.mark.django_db
+def test_an_unknown_client_address_is_logged_once(caplog: Any) -> None:
+    from tongban.config import ratelimit
+
+    ratelimit._unknown_logged.clear()
+    client = Client(REMOTE_ADDR="")  # a Unix-socket proxy with TRUSTED_PROXIES unset
+    with caplog.at_level(logging.ERROR, logger="tongban.config.ratelimit"):
+        for _ in range(3):
+            token(client)
+    assert caplog.text.count("client address unknown") == 1
+    assert token(client).status_code == 429  # one shared count, as logged
+    ratelimit._unknown_logged.clear()
+
+
+@pytest.mark.django_db
 def test_ipv6_clients_are_counted_per_64() -> None:
     for suffix in ("1", "2", "3"):
         token(Client(REMOTE_ADDR=f"2001:db8:1:2::{suffix}"))

@@ -53,7 +53,9 @@ PAGE = (
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXIES go."""
+    """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXIES go. An
+    IPv4 client seen through a dual-stack socket (``::ffff:a.b.c.d``) is its IPv4 address,
+    so that it is counted, and matched against exemptions, as itself."""
     remote = str(request.META.get("REMOTE_ADDR") or "")
     proxies = int(settings.TONGBAN.get("TRUSTED_PROXIES", 0))
     if proxies > 0:
@@ -63,18 +65,34 @@ def client_ip(request: HttpRequest) -> str:
             if part.strip()
         ]
         if forwarded:
-            candidate = forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0]
-            if _is_address(candidate):
+            candidate = _address(forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0])
+            if candidate:
                 return candidate
-    return remote if _is_address(remote) else "0.0.0.0"  # noqa: S104 — a key, not a bind
+    address = _address(remote)
+    if address:
+        return address
+    if not _unknown_logged:  # a Unix-socket proxy without TRUSTED_PROXIES: one bucket for all
+        _unknown_logged.append(True)
+        logger.error(
+            "client address unknown (REMOTE_ADDR %r): every such client shares one rate-limit "
+            "count; set TONGBAN_TRUSTED_PROXIES to the number of proxies in front",
+            remote,
+        )
+    return "0.0.0.0"  # noqa: S104 — a key, not a bind
 
 
-def _is_address(value: str) -> bool:
+_unknown_logged: list[bool] = []
+
+
+def _address(value: str) -> str:
+    """`value` as a normalised IP address ("" if it is none)."""
     try:
-        ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
-        return False
-    return True
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _rules() -> dict[str, tuple[str, str, frozenset[str]]]:

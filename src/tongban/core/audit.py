@@ -257,11 +257,20 @@ def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditReco
             if spare:
                 ahead.append(row[3])
                 spare = ""
-            written, sequence, previous_hash = row[0], int(row[1]), str(row[2])
+            written, seen = row[0], (int(row[1]), str(row[2]))
             if written is not None:
                 mark_saved(record, written)
                 _seen(record)
                 return record
+            if seen == (sequence, previous_hash):
+                # The statement's snapshot predates the writer it waited for (READ COMMITTED
+                # re-checks the UPDATE's row, not the SELECT's): read the head afresh.
+                cursor.execute(f"SELECT sequence, record_hash FROM {head} WHERE id = 1")  # noqa: S608
+                fresh = cursor.fetchone()
+                if fresh is None:
+                    break
+                seen = (int(fresh[0]), str(fresh[1]))
+            sequence, previous_hash = seen
         _head_seen.clear()
     if new_row is not None:  # the lock path draws its own key; this one stays unused
         new_row.pk = None
