@@ -204,7 +204,10 @@ class TestKeyRotation:
             sender="440000", recipient="330000", kind="test.count", payload={"n": 1}
         )
         out = io.StringIO()
-        call_command("interchange_key_rotate", "440000", stdout=out)
+        from django.test import TestCase
+
+        with TestCase.captureOnCommitCallbacks(execute=True):  # the key file moves on commit
+            call_command("interchange_key_rotate", "440000", stdout=out)
         new_key = interchange.region_public_key("440000")
         assert new_key != old_key
         assert interchange.key_fingerprint(new_key) in out.getvalue()
@@ -277,6 +280,63 @@ class TestKeyRotation:
         ]
         saved = AuditRecord.objects.filter(action="interchange.peer_save").order_by("sequence")
         assert saved.last().detail["previous_key_sm3"] == interchange.key_fingerprint(old_public)
+
+    def test_a_leaked_previous_key_can_be_revoked_at_once(self, tenants: None) -> None:
+        from django.core.management import call_command
+
+        old_public, new_public = sm2_keypair()[1], sm2_keypair()[1]
+        for key in (old_public, new_public):
+            interchange.peer_save(
+                code="110000", name="北京市", base_url="http://peer.invalid", public_key=key
+            )
+        assert Peer.objects.get(code="110000").previous_public_key == old_public
+        call_command(
+            "peer_add", "110000", "--name", "北京市", "--url", "http://peer.invalid",
+            "--public-key", new_public, "--revoke-previous", stdout=io.StringIO(),
+        )  # fmt: skip
+        peer = Peer.objects.get(code="110000")
+        assert (peer.public_key, peer.previous_public_key, peer.previous_key_until) == (
+            new_public,
+            "",
+            None,
+        )
+        saved = AuditRecord.objects.filter(action="interchange.peer_save").order_by("sequence")
+        assert saved.last().detail["previous_key_revoked"] is True
+
+    def test_a_failed_rotation_changes_nothing(
+        self, tenants: None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from django.db import transaction
+        from django.test import TestCase
+
+        old_key = interchange.region_public_key("440000")
+        message = interchange.message_send(
+            sender="440000", recipient="330000", kind="test.count", payload={"n": 1}
+        )
+        signature = OutboundMessage.objects.get(pk=message.pk).signature
+
+        def broken(**kwargs: Any) -> None:
+            raise RuntimeError("database went away")
+
+        monkeypatch.setattr(interchange.audit, "audit_record_append", broken)
+        with (
+            TestCase.captureOnCommitCallbacks(execute=True),
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            interchange.region_key_rotate(code="440000", actor="admin")
+        assert interchange.region_public_key("440000") == old_key  # the key file is unchanged
+        assert OutboundMessage.objects.get(pk=message.pk).signature == signature
+        assert Peer.objects.get(code="440000").public_key == old_key
+
+    def test_rotation_leaves_a_disabled_tenant_disabled(self, tenants: None) -> None:
+        from django.test import TestCase
+
+        Peer.objects.filter(code="440000").update(is_active=False)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            interchange.region_key_rotate(code="440000", actor="admin")
+        peer = Peer.objects.get(code="440000")
+        assert not peer.is_active and peer.public_key == interchange.region_public_key("440000")
 
     def test_saving_the_same_key_again_keeps_no_previous_key(self, tenants: None) -> None:
         key = interchange.region_public_key("330000")

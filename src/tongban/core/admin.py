@@ -109,6 +109,22 @@ class PeerAdmin(admin.ModelAdmin):
     form = PeerForm
     list_display = ["code", "name", "base_url", "is_active", "previous_key_until"]
     readonly_fields = ["previous_public_key", "previous_key_until"]
+    actions = ["revoke_previous_keys"]
+
+    @admin.action(description="不再接受上一把公钥（旧钥泄露时）")
+    def revoke_previous_keys(self, request: HttpRequest, queryset: Any) -> None:
+        from .interchange import peer_save
+
+        for peer in queryset:
+            peer_save(
+                code=peer.code,
+                name=peer.name,
+                base_url=peer.base_url,
+                public_key=peer.public_key,
+                keep_previous=False,
+                activate=False,
+            )
+        self.message_user(request, f"已撤销 {queryset.count()} 个对端的上一把公钥")
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Through `peer_save`: validated, audited, and a changed key keeps the old one for

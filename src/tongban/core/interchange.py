@@ -35,9 +35,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from . import audit, clock
-from .crypto import key_fingerprint, sm2_sign, sm2_verify
+from .crypto import key_fingerprint, sm2_keypair, sm2_sign, sm2_verify
 from .errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from .keys import sm2_key, sm2_key_rotate
+from .keys import sm2_key, sm2_key_install
 from .models import InboundMessage, OutboundMessage, Peer
 
 logger = logging.getLogger(__name__)
@@ -303,10 +303,19 @@ handler_register("interchange.ping", _ping)
 
 
 @transaction.atomic
-def peer_save(*, code: str, name: str, base_url: str, public_key: str) -> Peer:
+def peer_save(
+    *,
+    code: str,
+    name: str,
+    base_url: str,
+    public_key: str,
+    keep_previous: bool = True,
+    activate: bool = True,
+) -> Peer:
     """Add or update a peer (an administrator's decision: check the key's fingerprint).
     A changed key keeps the old one accepted for INTERCHANGE_KEY_GRACE_DAYS: messages the peer
-    signed before it rotated may still arrive."""
+    signed before it rotated may still arrive. `keep_previous=False` (the old key leaked)
+    drops any previous key at once. `activate=False` leaves an existing peer's on/off state."""
     from .crypto import SM2KeyError, sm2_public_key_normalise
 
     try:
@@ -316,13 +325,12 @@ def peer_save(*, code: str, name: str, base_url: str, public_key: str) -> Peer:
     with transaction.atomic():
         peer = Peer.objects.select_for_update().filter(code=code).first()
         previous = peer.public_key if peer is not None and peer.public_key != key else ""
-        defaults: dict[str, Any] = {
-            "name": name,
-            "base_url": base_url,
-            "public_key": key,
-            "is_active": True,
-        }
-        if previous:
+        defaults: dict[str, Any] = {"name": name, "base_url": base_url, "public_key": key}
+        if activate or peer is None:
+            defaults["is_active"] = True
+        if not keep_previous:
+            defaults |= {"previous_public_key": "", "previous_key_until": None}
+        elif previous:
             grace = timedelta(days=float(settings.TONGBAN["INTERCHANGE_KEY_GRACE_DAYS"]))
             defaults |= {"previous_public_key": previous, "previous_key_until": clock.now() + grace}
         peer, _ = Peer.objects.update_or_create(code=code, defaults=defaults)
@@ -334,7 +342,12 @@ def peer_save(*, code: str, name: str, base_url: str, public_key: str) -> Peer:
             detail={
                 "base_url": base_url,
                 "key_sm3": key_fingerprint(key),
-                **({"previous_key_sm3": key_fingerprint(previous)} if previous else {}),
+                **(
+                    {"previous_key_sm3": key_fingerprint(previous)}
+                    if previous and keep_previous
+                    else {}
+                ),
+                **({"previous_key_revoked": True} if not keep_previous else {}),
             },
         )
     return peer
@@ -344,15 +357,17 @@ def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
     """Replace the signing key of a local region; (old public key, new public key).
 
     Messages still in the outbox are signed again with the new key, and a region tenant of
-    this deployment learns the new key at once. Remote peers learn it when their administrator
-    runs `peer_add --fetch-key` (comparing the fingerprint): until then they refuse the new
-    signatures and the outbox retries with backoff, so nothing is lost; afterwards they still
-    accept the old key for their grace period, for a message signed just before the rotation.
+    this deployment learns the new key at once, in one transaction; the new key file is put
+    in place only when that commits, so a failed rotation changes nothing. Remote peers learn
+    it when their administrator runs `peer_add --fetch-key` (comparing the fingerprint): until
+    then they refuse the new signatures and the outbox retries with backoff, so nothing is
+    lost; afterwards they still accept the old key for their grace period, for a message
+    signed just before the rotation (unless told the old key leaked: --revoke-previous).
     """
     if code not in local_regions():
         raise NotFound("unknown_region", f"本部署不服务区域 {code}")
-    old_public, new_public = sm2_key_rotate(KEY_PURPOSE, code)
-    private_hex = sm2_key(KEY_PURPOSE, code)[0]
+    old_public = region_public_key(code)
+    private_hex, new_public = sm2_keypair()
     with transaction.atomic():
         pending = OutboundMessage.objects.select_for_update().filter(
             sender=code, delivered_at__isnull=True
@@ -364,7 +379,9 @@ def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
             resigned += 1
         local = Peer.objects.filter(code=code, base_url="").first()
         if local is not None:
-            peer_save(code=code, name=local.name, base_url="", public_key=new_public)
+            peer_save(
+                code=code, name=local.name, base_url="", public_key=new_public, activate=False
+            )
         audit.audit_record_append(
             actor=actor,
             action="interchange.key_rotate",
@@ -376,4 +393,5 @@ def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
                 "resigned": resigned,
             },
         )
+        transaction.on_commit(lambda: sm2_key_install(KEY_PURPOSE, code, private_hex))
     return old_public, new_public

@@ -54,14 +54,22 @@ def sm2_key(purpose: str, name: str) -> tuple[str, str]:
     return private_hex, sm2_public_key(private_hex)
 
 
-def sm2_key_rotate(purpose: str, name: str) -> tuple[str, str]:
-    """Retire the named key and make a new one; (old public hex, new public hex). The old file
-    stays beside it as `<name>.sm2.retired-<UTC time>` (mode 0600): what it signed can still be
-    checked, and nothing is lost if the rotation was a mistake."""
+def sm2_key_install(purpose: str, name: str, private_hex: str) -> None:
+    """Make `private_hex` the named key. The key it replaces stays beside it as
+    `<name>.sm2.retired-<UTC time>` (mode 0600): what it signed can still be checked, and
+    nothing is lost if the change was a mistake. The swap is one rename: there is no moment
+    without a key file (a concurrent first use would otherwise create a key of its own)."""
     from datetime import UTC, datetime
 
-    old_private = sm2_private_key(purpose, name)
     path = key_path(purpose, name)
-    retired = path.with_name(f"{path.name}.retired-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
-    os.rename(path, retired)
-    return sm2_public_key(old_private), sm2_public_key(sm2_private_key(purpose, name))
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(private_hex + "\n")
+        if path.exists():
+            retired = path.with_name(f"{path.name}.retired-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+            os.link(path, retired)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

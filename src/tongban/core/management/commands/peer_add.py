@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("code", help="区域代码, e.g. 330000")
         parser.add_argument("--name", required=True)
         parser.add_argument("--url", default="", help="对端部署地址; 空 = 本部署内的区域租户")
+        parser.add_argument(
+            "--revoke-previous",
+            action="store_true",
+            help="不再接受该对端的上一把公钥（旧钥泄露时）: stop accepting its previous key now",
+        )
         key = parser.add_mutually_exclusive_group(required=True)
         key.add_argument("--public-key", help="SM2 公钥 hex (x‖y)")
         key.add_argument(
@@ -47,6 +52,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 base_url=options["url"],
                 public_key=public_key,
+                keep_previous=not options["revoke_previous"],
             )
         except DomainError as error:
             raise CommandError(f"{error.code}: {error.message}") from error
