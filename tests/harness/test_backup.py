@@ -30,6 +30,7 @@ from django.db.utils import load_backend
 from tongban import cli
 from tongban.cases.models import Case, MaterialSubmission
 from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.core import backup as backup_module
 from tongban.core.audit import verify_chain
 from tongban.core.backup import (
     BackupError,
@@ -494,28 +495,46 @@ def test_sealed_drill_restores_only_with_the_recovery_key(
 
 @pytest.mark.parametrize(
     "where",
-    ["header", "middle", "tag", "truncated"],
+    ["header", "middle", "tag", "truncated", "segment-dropped", "segments-swapped", "no-final"],
 )
 def test_altered_sealed_archive_is_refused_before_anything_is_touched(
-    world: dict[str, Any], live_materials: Path, fresh_target: Target, tmp_path: Path, where: str
+    world: dict[str, Any],
+    live_materials: Path,
+    fresh_target: Target,
+    tmp_path: Path,
+    where: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from tongban.core.crypto import sm2_keypair
 
     seed(world, cases=1)
     private, public = sm2_keypair()
+    monkeypatch.setattr(backup_module, "SEAL_SEGMENT_BYTES", 4096)  # many segments
     sealed = backup_create(
         output=tmp_path / "b.tar.gz.sm4", materials_dir=live_materials, recipient=public
     )
     body = bytearray(sealed.path.read_bytes())
+    header_end = body.index(b"}") + 1
+    segment = 4096 + 16
+    assert (len(body) - header_end) // segment > 3
     if where == "header":
-        at = body.index(b'"nonce": "') + 12
+        at = body.index(b'"nonce_prefix": "') + 19
         body[at] = ord("0") if body[at] != ord("0") else ord("1")
     elif where == "middle":
         body[len(body) // 2] ^= 0x01
     elif where == "tag":
         body[-1] ^= 0x01
-    else:
+    elif where == "truncated":
         del body[-100:]
+    elif where == "segment-dropped":
+        del body[header_end + segment : header_end + 2 * segment]
+    elif where == "segments-swapped":
+        first = body[header_end : header_end + segment]
+        second = body[header_end + segment : header_end + 2 * segment]
+        body[header_end : header_end + 2 * segment] = second + first
+    else:  # cut exactly at a segment boundary: every remaining segment is intact
+        full = (len(body) - header_end) // segment
+        del body[header_end + full * segment :]
     bad = tmp_path / "bad.sm4"
     bad.write_bytes(bytes(body))
     with pytest.raises(BackupError, match=r"authentication|truncated|damaged"):
@@ -556,3 +575,70 @@ def test_backup_command_seals_to_the_configured_key_and_warns_otherwise(
     settings.TONGBAN = {**settings.TONGBAN, "BACKUP_PUBLIC_KEY": "04" + "ab" * 64}
     with pytest.raises(Exception, match="恢复公钥无效"):
         call_command("backup", output=str(out))
+
+
+def test_sealing_in_segments_round_trips_at_every_boundary(tmp_path: Path) -> None:
+    """Segments of 1 KiB: lengths that end exactly on a boundary get an empty final segment."""
+    from tongban.core.backup import _SealingWriter, archive_unseal
+    from tongban.core.crypto import sm2_keypair
+
+    private, public = sm2_keypair()
+    for size in (0, 1, 1023, 1024, 1025, 3 * 1024, 5000):
+        plain = os.urandom(size)
+        sealed = tmp_path / f"{size}.sm4"
+        with sealed.open("wb") as raw:
+            writer = _SealingWriter(raw, public, segment_bytes=1024)
+            for at in range(0, size, 700):  # written in pieces that straddle segments
+                writer.write(plain[at : at + 700])
+            writer.seal()
+        out = tmp_path / f"{size}.out"
+        archive_unseal(sealed, out, private)
+        assert out.read_bytes() == plain
+
+
+def test_a_header_with_wrong_sizes_is_a_clear_error() -> None:
+    from tongban.core.backup import _header_secrets
+    from tongban.core.crypto import sm2_encrypt, sm2_keypair
+
+    private, public = sm2_keypair()
+    good = {
+        "sealed_key": sm2_encrypt(public, os.urandom(16)).hex(),
+        "nonce_prefix": os.urandom(8).hex(),
+        "segment_bytes": 4096,
+    }
+    assert _header_secrets(good, private)[2] == 4096
+    for change in (
+        {"nonce_prefix": "ab"},
+        {"segment_bytes": 10},
+        {"sealed_key": sm2_encrypt(public, os.urandom(8)).hex()},
+        {"segment_bytes": "x"},
+    ):
+        with pytest.raises(BackupError, match="header damaged"):
+            _header_secrets({**good, **change}, private)
+
+
+def test_a_sealed_backup_stages_its_plaintext_dump_beside_the_materials(
+    world: dict[str, Any], live_materials: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output of a sealed backup may be an off-host mount: the plaintext dump must not be
+    written there, even for the moment the backup runs."""
+    import tempfile
+
+    from tongban.core.crypto import sm2_keypair
+
+    seed(world, cases=1)
+    staged: list[Path] = []
+    real = tempfile.TemporaryDirectory
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        staged.append(Path(kwargs["dir"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backup_module.tempfile, "TemporaryDirectory", recording)
+    offsite = tmp_path / "offsite"
+    offsite.mkdir()
+    backup_create(
+        output=offsite / "b.tar.gz.sm4", materials_dir=live_materials, recipient=sm2_keypair()[1]
+    )
+    backup_create(output=offsite / "b.tar.gz", materials_dir=live_materials)
+    assert staged == [live_materials.parent, offsite]

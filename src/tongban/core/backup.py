@@ -118,40 +118,72 @@ class _HashingReader:
 SEALED_MAGIC = b"TONGBAN-SEALED-BACKUP\n"
 SEALED_SUFFIX = ".sm4"
 _TAG_BYTES = 16
+# The archive is sealed in segments, each its own SM4-GCM message: one GCM message may not
+# exceed 64 GiB, and a deployment's scanned materials can. Segment i has the nonce
+# prefix‖i and the associated data header‖i‖final, so segments cannot be reordered, dropped
+# or moved between archives, and a cut at a segment boundary is caught (no final segment).
+SEAL_SEGMENT_BYTES = 4 * 1024 * 1024
+_SEGMENT_LIMITS = (1024, 64 * 1024 * 1024)
+
+
+def _segment(prefix: bytes, preamble: bytes, index: int, final: bool) -> tuple[bytes, bytes]:
+    """(nonce, associated data) of segment `index`."""
+    nonce = prefix + index.to_bytes(4, "big")
+    associated = preamble + index.to_bytes(4, "big") + (b"\x01" if final else b"\x00")
+    return nonce, associated
 
 
 class _SealingWriter:
-    """A write-only file object: what is written goes out SM4-GCM encrypted, behind a header
-    naming the recovery key and holding the data key sealed to it; `seal()` appends the tag."""
+    """A write-only file object: what is written goes out SM4-GCM encrypted in segments,
+    behind a header naming the recovery key and holding the data key sealed to it; `seal()`
+    writes the final segment."""
 
-    def __init__(self, raw: BinaryIO, recipient_public_hex: str) -> None:
-        data_key, nonce = os.urandom(16), os.urandom(12)
+    def __init__(
+        self, raw: BinaryIO, recipient_public_hex: str, segment_bytes: int | None = None
+    ) -> None:
+        self._key, self._prefix = os.urandom(16), os.urandom(8)
+        self._segment_bytes = segment_bytes or SEAL_SEGMENT_BYTES
         header = json.dumps(
             {
                 "version": 1,
                 "cipher": "SM4-GCM",
+                "segment_bytes": self._segment_bytes,
                 "key_sealed_with": "SM2",
                 "recipient": key_fingerprint(recipient_public_hex),
-                "sealed_key": sm2_encrypt(recipient_public_hex, data_key).hex(),
-                "nonce": nonce.hex(),
+                "sealed_key": sm2_encrypt(recipient_public_hex, self._key).hex(),
+                "nonce_prefix": self._prefix.hex(),
             },
             sort_keys=True,
         ).encode()
-        preamble = SEALED_MAGIC + len(header).to_bytes(4, "big") + header
-        self._encryptor = Cipher(algorithms.SM4(data_key), modes.GCM(nonce)).encryptor()
-        self._encryptor.authenticate_additional_data(preamble)  # the header is bound too
+        self._preamble = SEALED_MAGIC + len(header).to_bytes(4, "big") + header
         self._raw = raw
-        self._raw.write(preamble)
+        self._raw.write(self._preamble)
+        self._buffer = bytearray()
+        self._index = 0
+
+    def _emit(self, plain: bytes, *, final: bool) -> None:
+        if self._index >= 2**32:
+            raise BackupError("归档过大，无法加密 (archive too large to seal)")
+        nonce, associated = _segment(self._prefix, self._preamble, self._index, final)
+        encryptor = Cipher(algorithms.SM4(self._key), modes.GCM(nonce)).encryptor()
+        encryptor.authenticate_additional_data(associated)
+        self._raw.write(encryptor.update(plain) + encryptor.finalize() + encryptor.tag)
+        self._index += 1
 
     def write(self, data: bytes) -> int:
-        self._raw.write(self._encryptor.update(bytes(data)))
+        self._buffer += data
+        while len(self._buffer) >= self._segment_bytes:
+            self._emit(bytes(self._buffer[: self._segment_bytes]), final=False)
+            del self._buffer[: self._segment_bytes]
         return len(data)
 
     def flush(self) -> None:
         self._raw.flush()
 
     def seal(self) -> None:
-        self._raw.write(self._encryptor.finalize() + self._encryptor.tag)
+        """The final segment: what is left (possibly nothing), marked final."""
+        self._emit(bytes(self._buffer), final=True)
+        self._buffer.clear()
 
 
 def archive_is_sealed(path: Path) -> bool:
@@ -192,41 +224,54 @@ def _key_for(header: dict[str, Any], private_keys: Sequence[str]) -> str:
     )
 
 
+def _header_secrets(header: dict[str, Any], private_key_hex: str) -> tuple[bytes, bytes, int]:
+    """(data key, nonce prefix, segment size) from a header, or BackupError."""
+    try:
+        data_key = sm2_decrypt(private_key_hex, bytes.fromhex(header["sealed_key"]))
+        prefix = bytes.fromhex(header["nonce_prefix"])
+        segment = int(header["segment_bytes"])
+    except (SM2DecryptError, KeyError, ValueError, TypeError) as error:
+        raise BackupError("加密备份头已损坏 (sealed archive header damaged)") from error
+    low, high = _SEGMENT_LIMITS
+    if len(data_key) != 16 or len(prefix) != 8 or not low <= segment <= high:
+        raise BackupError("加密备份头已损坏 (sealed archive header damaged)")
+    return data_key, prefix, segment
+
+
 def archive_unseal(archive: Path, output: Path, private_keys: str | Sequence[str]) -> None:
     """Decrypt a sealed archive into `output` (mode 0600), with whichever of `private_keys` it
-    was sealed to. The whole ciphertext is authenticated before this returns; on any failure
-    `output` is removed."""
+    was sealed to. Every segment is authenticated, and the archive is whole (it ends with its
+    final segment), before this returns; on any failure `output` is removed."""
     keys = [private_keys] if isinstance(private_keys, str) else list(private_keys)
     try:
         with archive.open("rb") as handle:
             preamble, header = _sealed_header(handle)
-            private_key_hex = _key_for(header, keys)
-            try:
-                data_key = sm2_decrypt(private_key_hex, bytes.fromhex(header["sealed_key"]))
-                nonce = bytes.fromhex(header["nonce"])
-            except (SM2DecryptError, KeyError, ValueError, TypeError) as error:
-                raise BackupError("加密备份头已损坏 (sealed archive header damaged)") from error
-            remaining = archive.stat().st_size - len(preamble) - _TAG_BYTES
-            if remaining < 0:
+            data_key, prefix, segment = _header_secrets(header, _key_for(header, keys))
+            body = archive.stat().st_size - len(preamble)
+            sealed_segment = segment + _TAG_BYTES
+            full, last = divmod(body, sealed_segment)
+            if last < _TAG_BYTES:  # a final segment always follows, if only its tag
                 raise BackupError("加密备份不完整 (sealed archive truncated)")
-            decryptor = Cipher(algorithms.SM4(data_key), modes.GCM(nonce)).decryptor()
-            decryptor.authenticate_additional_data(preamble)
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
-                while remaining > 0:
-                    chunk = handle.read(min(CHUNK, remaining))
-                    if not chunk:
+                for index in range(full + 1):
+                    final = index == full
+                    sealed = handle.read(last if final else sealed_segment)
+                    if len(sealed) != (last if final else sealed_segment):
                         raise BackupError("加密备份不完整 (sealed archive truncated)")
-                    remaining -= len(chunk)
-                    out.write(decryptor.update(chunk))
-                tag = handle.read(_TAG_BYTES)
-                try:
-                    out.write(decryptor.finalize_with_tag(tag))
-                except (InvalidTag, ValueError) as error:
-                    raise BackupError(
-                        "加密备份校验失败：已被改动或不完整 (sealed archive failed "
-                        "authentication: altered or truncated)"
-                    ) from error
+                    nonce, associated = _segment(prefix, preamble, index, final)
+                    decryptor = Cipher(algorithms.SM4(data_key), modes.GCM(nonce)).decryptor()
+                    decryptor.authenticate_additional_data(associated)
+                    try:
+                        out.write(
+                            decryptor.update(sealed[:-_TAG_BYTES])
+                            + decryptor.finalize_with_tag(sealed[-_TAG_BYTES:])
+                        )
+                    except (InvalidTag, ValueError) as error:
+                        raise BackupError(
+                            "加密备份校验失败：已被改动或不完整 (sealed archive failed "
+                            "authentication: altered or truncated)"
+                        ) from error
     except BaseException:
         output.unlink(missing_ok=True)
         raise
@@ -743,8 +788,12 @@ def backup_create(
     created_at = clock.now().astimezone(UTC)
     dump_name = DUMP_NAMES[db.vendor]
     partial = output.with_name(output.name + ".partial")
-    # The dump is staged beside the output: the same disk the archive needs anyway.
-    with tempfile.TemporaryDirectory(prefix=".tongban-backup-", dir=output.parent) as staging:
+    # The dump is staged beside the output (the same disk the archive needs anyway), except
+    # for a sealed archive: its output may be an off-host mount, and the dump is plaintext, so
+    # it is staged beside the materials, on the server's own disk.
+    staging_parent = materials_dir.absolute().parent if recipient else output.parent
+    staging_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tongban-backup-", dir=staging_parent) as staging:
         dump_path = Path(staging) / dump_name
         if db.vendor == "postgresql":
             facts, database_info = _pg_dump(db, dump_path)
