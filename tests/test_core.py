@@ -385,6 +385,27 @@ class TestOptimisticAppend:
         assert record.sequence == 3
         self._consistent(3)
 
+    def test_while_racing_another_process_it_reads_the_head_first(self) -> None:
+        """When most recent appends found the head moved by someone else, trying the
+        remembered head would waste a whole sealed statement: read it first instead; once
+        the race is over, go back to one statement."""
+        from django.test.utils import CaptureQueriesContext
+
+        from tongban.core import audit
+
+        self._append("P0")
+        self._append("P1")
+        audit._moved_by_others.extend([True] * 16)  # as if another process wrote in between
+        with CaptureQueriesContext(connection) as queries:
+            self._append("P2")
+        assert [q["sql"].split()[0] for q in queries] == ["SELECT", "WITH"]
+        for index in range(16):  # nobody else writes: the evidence turns
+            self._append(f"Q{index}")
+        with CaptureQueriesContext(connection) as queries:
+            self._append("P3")
+        assert len(queries) == 1
+        self._consistent(20)
+
     def test_lasting_conflicts_fall_back_to_the_lock(self, monkeypatch: Any) -> None:
         from tongban.core import audit
 

@@ -8,6 +8,7 @@ editing, deleting or reordering any record breaks the chain from that record on.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -185,6 +186,10 @@ def _append_locked(entry: _Entry, new_row: models.Model | None) -> AuditRecord:
 # it out twice).
 _head_seen: list[tuple[int, str]] = []
 _keys_ahead: dict[str, list[int]] = {}
+# Whether this process's recent appends found the head moved by someone else. While most did
+# (processes racing for the chain), the remembered head is almost surely stale and trying it
+# costs a whole sealed statement: read the head first instead.
+_moved_by_others: deque[bool] = deque(maxlen=16)
 
 
 def _seen(record: AuditRecord) -> None:
@@ -195,6 +200,7 @@ def forget_head() -> None:
     """Drop this process's guesses (tests that recreate the database; restores)."""
     _head_seen.clear()
     _keys_ahead.clear()
+    _moved_by_others.clear()
 
 
 def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditRecord | None:
@@ -212,7 +218,9 @@ def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditReco
             key = ahead.pop()
         except IndexError:
             key = None
-    guess = _head_seen[0] if _head_seen else None
+    last = _head_seen[0] if _head_seen else None
+    racing = 2 * sum(_moved_by_others) > len(_moved_by_others)
+    guess = None if racing else last
     with connection.cursor() as cursor:
         if guess is None or (drawn_by and key is None):
             draw = f", nextval('{drawn_by}')" if drawn_by and key is None else ""
@@ -260,6 +268,8 @@ def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditReco
             written, seen = row[0], (int(row[1]), str(row[2]))
             if written is not None:
                 mark_saved(record, written)
+                if last is not None:
+                    _moved_by_others.append(last != (sequence, previous_hash))
                 _seen(record)
                 return record
             if seen == (sequence, previous_hash):
