@@ -215,6 +215,7 @@ class TestKeyRotation:
         key_dir = Path(settings.TONGBAN["KEY_DIR"]) / interchange.KEY_PURPOSE
         (retired,) = key_dir.glob("440000.sm2.retired-*")  # kept, not deleted
         assert retired.stat().st_mode & 0o777 == 0o600
+        assert not list(key_dir.glob("440000.sm2.pending-*"))  # promoted
 
         message.refresh_from_db()
         from tongban.core.crypto import sm2_verify
@@ -304,7 +305,7 @@ class TestKeyRotation:
         assert saved.last().detail["previous_key_revoked"] is True
 
     def test_a_failed_rotation_changes_nothing(
-        self, tenants: None, monkeypatch: pytest.MonkeyPatch
+        self, tenants: None, monkeypatch: pytest.MonkeyPatch, settings: Any
     ) -> None:
         from django.db import transaction
         from django.test import TestCase
@@ -328,6 +329,75 @@ class TestKeyRotation:
         assert interchange.region_public_key("440000") == old_key  # the key file is unchanged
         assert OutboundMessage.objects.get(pk=message.pk).signature == signature
         assert Peer.objects.get(code="440000").public_key == old_key
+        key_dir = Path(settings.TONGBAN["KEY_DIR"]) / interchange.KEY_PURPOSE
+        assert not list(key_dir.glob("440000.sm2.pending-*"))  # the staged key is gone
+
+    def test_a_key_that_cannot_be_put_in_place_after_commit_is_not_lost(
+        self, tenants: None, monkeypatch: pytest.MonkeyPatch, settings: Any, caplog: Any
+    ) -> None:
+        from django.test import TestCase
+
+        from tongban.core.crypto import sm2_public_key
+
+        def disk_full(*args: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(interchange, "sm2_key_promote", disk_full)
+        with pytest.raises(OSError), TestCase.captureOnCommitCallbacks(execute=True):
+            interchange.region_key_rotate(code="440000", actor="admin")
+        key_dir = Path(settings.TONGBAN["KEY_DIR"]) / interchange.KEY_PURPOSE
+        (pending,) = key_dir.glob("440000.sm2.pending-*")
+        assert pending.stat().st_mode & 0o777 == 0o600
+        # The database's new key is the pending file's: it can be put in place by hand.
+        assert (
+            sm2_public_key(pending.read_text().strip())
+            == Peer.objects.get(code="440000").public_key
+        )
+        assert str(pending) in caplog.text
+
+    def test_a_message_signed_with_a_rotated_away_key_is_signed_again_when_refused(
+        self, tenants: None
+    ) -> None:
+        from django.test import TestCase
+        from django.utils import timezone
+
+        from tongban.core.keys import sm2_key
+
+        old_private = sm2_key(interchange.KEY_PURPOSE, "440000")[0]
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            interchange.region_key_rotate(code="440000", actor="admin")
+        peer = Peer.objects.get(code="440000")
+        interchange.peer_save(  # the old key leaked: no grace period
+            code="440000", name=peer.name, base_url="", public_key=peer.public_key,
+            keep_previous=False,
+        )  # fmt: skip
+        # A message committed with the old key while the rotation ran.
+        body = json.dumps(
+            {
+                "v": interchange.ENVELOPE_VERSION,
+                "id": "00000000-0000-4000-8000-000000000042",
+                "sender": "440000",
+                "recipient": "330000",
+                "kind": "test.count",
+                "sent_at": "2026-11-27T02:00:00+00:00",
+                "payload": {"n": 42},
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        message = OutboundMessage.objects.create(
+            id="00000000-0000-4000-8000-000000000042",
+            sender="440000",
+            peer=Peer.objects.get(code="330000"),
+            kind="test.count",
+            body=body,
+            signature=sm2_sign(old_private, body.encode()).hex(),
+            created_at=timezone.now(),
+            next_attempt_at=timezone.now(),
+        )
+        assert not interchange.message_deliver(message_id=str(message.pk))  # refused: 401
+        assert interchange.message_deliver(message_id=str(message.pk))  # signed again: through
+        assert CALLS == [{"n": 42}]
 
     def test_rotation_leaves_a_disabled_tenant_disabled(self, tenants: None) -> None:
         from django.test import TestCase

@@ -612,6 +612,8 @@ def test_a_header_with_wrong_sizes_is_a_clear_error() -> None:
         {"segment_bytes": 10},
         {"sealed_key": sm2_encrypt(public, os.urandom(8)).hex()},
         {"segment_bytes": "x"},
+        {"segment_bytes": float("inf")},
+        {"segment_bytes": 4096.0},
     ):
         with pytest.raises(BackupError, match="header damaged"):
             _header_secrets({**good, **change}, private)
@@ -642,3 +644,14 @@ def test_a_sealed_backup_stages_its_plaintext_dump_beside_the_materials(
     )
     backup_create(output=offsite / "b.tar.gz", materials_dir=live_materials)
     assert staged == [live_materials.parent, offsite]
+
+
+def test_a_deeply_nested_header_is_a_clear_error(tmp_path: Path) -> None:
+    from tongban.core.backup import SEALED_MAGIC, archive_unseal
+
+    header = b"[" * 60_000
+    bad = tmp_path / "nested.sm4"
+    bad.write_bytes(SEALED_MAGIC + len(header).to_bytes(4, "big") + header)
+    with pytest.raises(BackupError, match="header damaged"):
+        archive_unseal(bad, tmp_path / "out", "1" * 64)
+    assert not (tmp_path / "out").exists()

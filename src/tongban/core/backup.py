@@ -199,7 +199,7 @@ def _sealed_header(handle: BinaryIO) -> tuple[bytes, dict[str, Any]]:
     raw = handle.read(length)
     try:
         header = json.loads(raw)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: deeply nested garbage
         raise BackupError("加密备份头已损坏 (sealed archive header damaged)") from error
     if not isinstance(header, dict) or header.get("version") != 1:
         raise BackupError("加密备份格式不受支持 (sealed archive version not supported)")
@@ -229,7 +229,9 @@ def _header_secrets(header: dict[str, Any], private_key_hex: str) -> tuple[bytes
     try:
         data_key = sm2_decrypt(private_key_hex, bytes.fromhex(header["sealed_key"]))
         prefix = bytes.fromhex(header["nonce_prefix"])
-        segment = int(header["segment_bytes"])
+        segment = header["segment_bytes"]
+        if type(segment) is not int:  # not a float, an Infinity or a string
+            raise TypeError("segment_bytes")
     except (SM2DecryptError, KeyError, ValueError, TypeError) as error:
         raise BackupError("加密备份头已损坏 (sealed archive header damaged)") from error
     low, high = _SEGMENT_LIMITS

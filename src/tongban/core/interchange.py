@@ -37,7 +37,7 @@ from django.db import IntegrityError, transaction
 from . import audit, clock
 from .crypto import key_fingerprint, sm2_keypair, sm2_sign, sm2_verify
 from .errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from .keys import sm2_key, sm2_key_install
+from .keys import sm2_key, sm2_key_promote, sm2_key_stage
 from .models import InboundMessage, OutboundMessage, Peer
 
 logger = logging.getLogger(__name__)
@@ -139,13 +139,30 @@ def message_deliver(*, message_id: str) -> bool:
     try:
         reply = _transport(message)
     except DomainError as error:
+        _resign_if_refused(message, error.code)
         return _record_failure(message, f"{error.code}: {error.message}")
     except (OSError, ValueError) as error:
+        _resign_if_refused(message, str(error))
         return _record_failure(message, f"{type(error).__name__}: {error}")
     OutboundMessage.objects.filter(pk=message.pk, delivered_at__isnull=True).update(
         delivered_at=clock.now(), attempts=message.attempts + 1, reply=reply, last_error=""
     )
     return True
+
+
+def _resign_if_refused(message: OutboundMessage, error: str) -> None:
+    """A peer refused the signature: the message may have been signed with a key rotated away
+    since (sent while the rotation ran, or its peer no longer accepts the previous key).
+    Sign it again with the current key, so the next attempt can succeed."""
+    if "bad_signature" not in error:
+        return
+    private_hex, public_hex = sm2_key(KEY_PURPOSE, message.sender)
+    if sm2_verify(public_hex, message.body.encode(), bytes.fromhex(message.signature)):
+        return  # already the current key's: the refusal is the peer's to explain
+    signature = sm2_sign(private_hex, message.body.encode()).hex()
+    OutboundMessage.objects.filter(pk=message.pk, delivered_at__isnull=True).update(
+        signature=signature
+    )
 
 
 def _record_failure(message: OutboundMessage, error: str) -> bool:
@@ -325,6 +342,9 @@ def peer_save(
     with transaction.atomic():
         peer = Peer.objects.select_for_update().filter(code=code).first()
         previous = peer.public_key if peer is not None and peer.public_key != key else ""
+        revoking = not keep_previous and bool(
+            previous or (peer is not None and peer.previous_public_key)
+        )
         defaults: dict[str, Any] = {"name": name, "base_url": base_url, "public_key": key}
         if activate or peer is None:
             defaults["is_active"] = True
@@ -347,7 +367,7 @@ def peer_save(
                     if previous and keep_previous
                     else {}
                 ),
-                **({"previous_key_revoked": True} if not keep_previous else {}),
+                **({"previous_key_revoked": True} if revoking else {}),
             },
         )
     return peer
@@ -368,6 +388,38 @@ def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
         raise NotFound("unknown_region", f"本部署不服务区域 {code}")
     old_public = region_public_key(code)
     private_hex, new_public = sm2_keypair()
+    # On disk (fsync) before the database says "new key": should promoting it after the commit
+    # fail, the key is not lost — the pending file is named in the log, to put in place by hand.
+    pending = sm2_key_stage(KEY_PURPOSE, code, private_hex)
+
+    def promote() -> None:
+        try:
+            sm2_key_promote(KEY_PURPOSE, code, pending)
+        except OSError:
+            logger.exception(
+                "rotated key of region %s committed but not put in place: move %s over %s.sm2",
+                code,
+                pending,
+                code,
+            )
+            raise
+
+    try:
+        _rotate_in_database(code, actor, private_hex, old_public, new_public, promote)
+    except BaseException:
+        pending.unlink(missing_ok=True)  # nothing committed: nothing to put in place
+        raise
+    return old_public, new_public
+
+
+def _rotate_in_database(
+    code: str,
+    actor: str,
+    private_hex: str,
+    old_public: str,
+    new_public: str,
+    promote: Callable[[], None],
+) -> None:
     with transaction.atomic():
         pending = OutboundMessage.objects.select_for_update().filter(
             sender=code, delivered_at__isnull=True
@@ -393,5 +445,4 @@ def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
                 "resigned": resigned,
             },
         )
-        transaction.on_commit(lambda: sm2_key_install(KEY_PURPOSE, code, private_hex))
-    return old_public, new_public
+        transaction.on_commit(promote)

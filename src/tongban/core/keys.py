@@ -54,22 +54,31 @@ def sm2_key(purpose: str, name: str) -> tuple[str, str]:
     return private_hex, sm2_public_key(private_hex)
 
 
-def sm2_key_install(purpose: str, name: str, private_hex: str) -> None:
-    """Make `private_hex` the named key. The key it replaces stays beside it as
+def sm2_key_stage(purpose: str, name: str, private_hex: str) -> Path:
+    """Write `private_hex` durably (fsync, mode 0600) as a pending replacement of the named
+    key, `<name>.sm2.pending-<UTC time>`; `sm2_key_promote` puts it in place. Until then the
+    current key stays in use, and the pending file survives a crash in between."""
+    from datetime import UTC, datetime
+
+    path = key_path(purpose, name)
+    pending = path.with_name(f"{path.name}.pending-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+    descriptor = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(private_hex + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return pending
+
+
+def sm2_key_promote(purpose: str, name: str, pending: Path) -> None:
+    """Make a staged key the named key. The key it replaces stays beside it as
     `<name>.sm2.retired-<UTC time>` (mode 0600): what it signed can still be checked, and
     nothing is lost if the change was a mistake. The swap is one rename: there is no moment
     without a key file (a concurrent first use would otherwise create a key of its own)."""
     from datetime import UTC, datetime
 
     path = key_path(purpose, name)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(private_hex + "\n")
-        if path.exists():
-            retired = path.with_name(f"{path.name}.retired-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
-            os.link(path, retired)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    if path.exists():
+        retired = path.with_name(f"{path.name}.retired-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+        os.link(path, retired)
+    os.replace(pending, path)
