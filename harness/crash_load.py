@@ -59,14 +59,18 @@ async def killer(
     rng: random.Random,
     kills: Kills,
 ) -> None:
-    # Master kills at 10 %, 30 %, 50 % … of the acknowledged submissions, with a worker kill
-    # between them (or at once past 80 %), so all land while the load is still running.
-    marks = [total * (0.1 + 0.2 * k) for k in range(args.master_kills)]
+    # Master kills at 10 %, 25 %, 40 % … of the acknowledged submissions, with a worker kill
+    # between them (or at once past 80 %), so all land while the load is still running. Once a
+    # master kill is due the killer waits only the shortest interval: a fast run (the load
+    # done in under 8 s) otherwise ended before the last master kill.
+    marks = [total * (0.1 + 0.15 * k) for k in range(args.master_kills)]
     began = time.monotonic()
     since_master = 0  # worker kills since the last master kill: keep them interleaved
     while not done.is_set() and time.monotonic() - began < args.time_limit:
+        due = bool(marks) and progress[0] >= marks[0]
+        wait = args.kill_min if due else rng.uniform(args.kill_min, args.kill_max)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done.wait(), timeout=rng.uniform(args.kill_min, args.kill_max))
+            await asyncio.wait_for(done.wait(), timeout=wait)
             return
         urgent = progress[0] >= 0.8 * total  # the load is nearly done: no more waiting
         if marks and progress[0] >= marks[0] and (since_master >= 1 or urgent):
