@@ -51,7 +51,7 @@ from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, P
 from tongban.core.ids import uuid_or_not_found
 from tongban.core.interchange import handler_register, local_regions, message_send
 from tongban.core.masking import mask
-from tongban.core.models import Peer
+from tongban.core.models import Division, Peer
 from tongban.identity.models import Citizen, StaffRole
 from tongban.identity.selectors import Actor
 
@@ -864,7 +864,7 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
             case_id=case.pk,
             form_data=form,
             materials=materials,
-            comment=f"申请人在受理地（{_region_name(sender)}）提交补正，经跨省通办转来",
+            comment=f"申请人在受理地（{region_name(sender)}）提交补正，经跨省通办转来",
         )
     except DomainError as error:
         case = Case.objects.get(pk=case.pk)  # FSM-protected: read it again
@@ -881,10 +881,10 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
     return {"applied": True, "case_number": case.case_number}
 
 
-def _region_name(code: str) -> str:
-    """A peer region's name as configured (its code if unknown)."""
-    peer = Peer.objects.filter(code=code).only("name").first()
-    return peer.name if peer is not None else code
+def region_name(code: str) -> str:
+    """A region's name from the division list (GB/T 2260), its code if unknown."""
+    division = Division.objects.filter(code=code).only("name").first()
+    return division.name if division is not None else code
 
 
 def received_for_applicant(*, user: Any) -> models.QuerySet[ReceivedApplication]:

@@ -17,15 +17,9 @@ from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
 from tongban.core.errors import DomainError, NotFound
 from tongban.core.interchange import local_regions
-from tongban.core.models import Division
 
 from .forms import posted_form_data, posted_materials
 from .views import _material_rows, citizen_required, staff_required
-
-
-def _region_name(code: str) -> str:
-    division = Division.objects.filter(code=code).first()
-    return division.name if division else code
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,7 +54,7 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
         else:
             messages.success(
                 request,
-                f"已在{_region_name(received.receiving_region)}代收，待代收审核后移交办理地",
+                f"已在{crossregion.region_name(received.receiving_region)}代收，待代收审核后移交办理地",
             )
             return redirect("web:my_cross_region")
     return render(
@@ -74,8 +68,8 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
             "errors": errors,
             "verified": {},
             "material_rows": _material_rows(version, {}, {}),
-            "handling": (handling, _region_name(handling)),
-            "receiving_choices": [(c, _region_name(c)) for c in receiving_choices],
+            "handling": (handling, crossregion.region_name(handling)),
+            "receiving_choices": [(c, crossregion.region_name(c)) for c in receiving_choices],
             "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
         },
         status=status,
@@ -87,7 +81,7 @@ def _rows(received: Any) -> list[dict[str, Any]]:
 
     def name(code: str) -> str:
         if code not in names:
-            names[code] = _region_name(code)
+            names[code] = crossregion.region_name(code)
         return names[code]
 
     rows = []
@@ -163,7 +157,7 @@ def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) ->
             "received": received,
             "part": part,
             "item_name": target.item_name,
-            "handling_name": _region_name(target.handling_region),
+            "handling_name": crossregion.region_name(target.handling_region),
             "correction": correction,
             "fields": form_fields(rules["form_schema"]) if rules["form_schema"] else [],
             "values": values,
