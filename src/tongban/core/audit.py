@@ -137,6 +137,12 @@ class _Entry:
         return record
 
 
+def _as_ctes(statements: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    """`r0 AS (…), r1 AS (…)` for one WITH statement, and the parameters in their order."""
+    ctes = ", ".join(f"r{index} AS ({sql})" for index, (sql, _) in enumerate(statements))
+    return ctes, [value for _, values in statements for value in values]
+
+
 def _head_sql() -> str:
     return connection.ops.quote_name(AuditHead._meta.db_table)
 
@@ -164,8 +170,7 @@ def _append_locked(entry: _Entry, new_row: models.Model | None) -> AuditRecord:
         if postgres:  # one statement: WITH r0 AS (INSERT row), r1 AS (INSERT record), head AS …
             sql, values = insert_sql(record)
             statements.append((f"{sql} RETURNING id", values))
-            ctes = ", ".join(f"r{index} AS ({sql})" for index, (sql, _) in enumerate(statements))
-            params = [value for _, values in statements for value in values]
+            ctes, params = _as_ctes(statements)
             cursor.execute(
                 f"WITH {ctes}, moved AS ({move_head[0]}) SELECT id FROM r{len(statements) - 1}",  # noqa: S608
                 [*params, *move_head[1]],
@@ -241,7 +246,7 @@ def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditReco
             statements = [insert_from_sql(new_row, "moved", with_pk=True)] if new_row else []
             sql, values = insert_from_sql(record, "moved")
             statements.append((f"{sql} RETURNING id", values))
-            ctes = ", ".join(f"r{index} AS ({sql})" for index, (sql, _) in enumerate(statements))
+            ctes, params = _as_ctes(statements)
             try:
                 cursor.execute(
                     f"WITH moved AS (UPDATE {head} SET sequence = %s, record_hash = %s"  # noqa: S608
@@ -253,7 +258,7 @@ def _append_optimistic(entry: _Entry, new_row: models.Model | None) -> AuditReco
                         record.record_hash,
                         sequence,
                         previous_hash,
-                        *(value for _, values in statements for value in values),
+                        *params,
                     ],
                 )
             except IntegrityError:  # a key drawn ahead of a sequence reset (a restore)
