@@ -206,12 +206,21 @@ class TestStuckDetection:
         assert sweep("2026-10-09 11:00").raised == 1
         assert open_alerts(case) == ["status:accepted"]
 
-    def test_sweep_closes_alerts_an_event_missed(self, sv: dict[str, Any]) -> None:
+    def test_alert_closes_in_the_transaction_of_the_step(self, sv: dict[str, Any]) -> None:
         case = submit(sv, "2026-09-30 10:00")
         sweep("2026-10-08 10:00")
-        # No on-commit capture here: the event handler does not run.
+        # No on-commit capture here: nothing waits for commit, the close is part of the step.
         with time_machine.travel(at("2026-10-08 11:00"), tick=False):
             case_transition(actor=sv["clerk"], case_id=case.pk, action="accept")
+        assert open_alerts(case) == []
+
+    def test_sweep_closes_alerts_left_open(self, sv: dict[str, Any]) -> None:
+        case = submit(sv, "2026-09-30 10:00")
+        sweep("2026-10-08 10:00")
+        with time_machine.travel(at("2026-10-08 11:00"), tick=False):
+            case_transition(actor=sv["clerk"], case_id=case.pk, action="accept")
+        # An alert still open on a case that moved on (closed after commit before ADR 0019).
+        StuckAlert.objects.filter(case=case).update(closed_at=None, close_reason="")
         assert open_alerts(case) == ["status:submitted"]
         result = sweep("2026-10-08 12:00")
         assert result.closed == 1

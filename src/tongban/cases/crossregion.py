@@ -66,6 +66,7 @@ from .models import (
 )
 from .services import (
     ACTION_LABELS,
+    ACTION_ROLES,
     UploadedMaterial,
     _validate_all,
     application_submit,
@@ -611,9 +612,15 @@ def _on_handoff(sender: str, recipient: str, payload: dict[str, Any]) -> dict[st
                 materials=materials,
                 idempotency_key=key,
             )
+            submitted = result.case.transitions.order_by("pk").first()
             origin, _ = CrossRegionOrigin.objects.get_or_create(
                 case=result.case,
-                defaults={"receiving_region": sender, "received_id": received_id, "part": position},
+                defaults={
+                    "receiving_region": sender,
+                    "received_id": received_id,
+                    "part": position,
+                    "reported_through": submitted.pk if submitted is not None else None,
+                },
             )
             _send_status(origin, result.case, action="submit", comment="")
     except DomainError as error:
@@ -642,20 +649,30 @@ def _send_declined(
 
 
 def _send_status(
-    origin: CrossRegionOrigin, case: Case, *, action: str, comment: str, refused: bool = False
+    origin: CrossRegionOrigin,
+    case: Case,
+    *,
+    action: str,
+    comment: str,
+    status: str | None = None,
+    at: Any = None,
+    refused: bool = False,
 ) -> None:
+    """Send one status message (numbered: the receiving region ignores stale and repeated
+    ones). `status` and `at` default to the case's current status and now."""
     origin.sequence += 1
     origin.save(update_fields=["sequence"])
+    status = status or case.status
     payload: dict[str, Any] = {
         "received_id": str(origin.received_id),
         "sequence": origin.sequence,
         "case_id": str(case.pk),
         "case_number": case.case_number,
-        "status": case.status,
-        "label": LABELS.get(action) or ACTION_LABELS.get(action, CaseStatus(case.status).label),
+        "status": status,
+        "label": LABELS.get(action) or ACTION_LABELS.get(action, CaseStatus(status).label),
         "action": action,
         "comment": comment,
-        "at": clock.now().isoformat(),
+        "at": (at or clock.now()).isoformat(),
     }
     if origin.part != 1:
         payload["part"] = origin.part
@@ -669,8 +686,16 @@ def _send_status(
     )
 
 
+# The steps of a case that move its status, reported to the receiving region (hand-offs such
+# as 协办 and 转办 keep the status and stay in the handling region).
+REPORTED_ACTIONS = frozenset(ACTION_ROLES) | {"resubmit", "release"}
+
+
 def on_case_status_changed(event: CaseStatusChanged) -> None:
-    """After a case of cross-region origin moves, tell the receiving region (in order)."""
+    """After a case of cross-region origin moves, tell the receiving region every step it has
+    not been told yet, in order (event subscriber, ADR 0019). Idempotent and order-proof: the
+    origin records the last step reported, so a repeated or late delivery sends nothing again
+    and a retried earlier event never overtakes a later one."""
     with transaction.atomic():
         origin = (
             CrossRegionOrigin.objects.select_for_update(of=("self",))
@@ -680,9 +705,23 @@ def on_case_status_changed(event: CaseStatusChanged) -> None:
         )
         if origin is None:
             return
-        last = origin.case.transitions.order_by("-pk").first()
-        comment = last.comment if last is not None else ""
-        _send_status(origin, origin.case, action=event.action, comment=comment)
+        steps = list(
+            origin.case.transitions.filter(
+                pk__gt=origin.reported_through or 0, action__in=REPORTED_ACTIONS
+            ).order_by("pk")
+        )
+        for step in steps:
+            _send_status(
+                origin,
+                origin.case,
+                action=step.action,
+                comment=step.comment,
+                status=step.to_status,
+                at=step.occurred_at,
+            )
+        if steps:
+            origin.reported_through = steps[-1].pk
+            origin.save(update_fields=["reported_through"])
 
 
 # ---------------------------------------------------------------- 补正 across regions

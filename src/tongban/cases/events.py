@@ -1,10 +1,13 @@
-"""Events the cases app publishes (after commit)."""
+"""Events the cases app publishes, recorded with the change that made them true (ADR 0019)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tongban.core.events import domain_event
 
+
+@domain_event("cases.case_submitted")
 @dataclass(frozen=True)
 class CaseSubmitted:
     case_id: str
@@ -12,6 +15,7 @@ class CaseSubmitted:
     department_code: str
 
 
+@domain_event("cases.case_status_changed")
 @dataclass(frozen=True)
 class CaseStatusChanged:
     case_id: str

@@ -490,6 +490,9 @@ class CrossRegionOrigin(models.Model):
     # 多地联办: which part of the received application this case handles (1 when single).
     part = models.PositiveSmallIntegerField("联办部分", default=1)
     sequence = models.PositiveIntegerField("已同步次数", default=0)
+    # The last step of the case's history reported to the receiving region (a CaseTransition
+    # pk): the status report sends every later step once, in order.
+    reported_through = models.PositiveBigIntegerField("已同步至办理过程", null=True, blank=True)
     # 补正 answered from the receiving region: the last resubmission applied (idempotency).
     last_resubmission_id = models.UUIDField("最近补正编号", null=True, blank=True)
 

@@ -1,8 +1,12 @@
-"""Kernel data: administrative divisions, the working-day calendar and the audit chain."""
+"""Kernel data: administrative divisions, the working-day calendar, the audit chain, the
+interchange's peers and messages, and the domain events' outbox."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
+from django_fsm import FSMField, transition
 
 
 class DivisionLevel(models.TextChoices):
@@ -212,3 +216,70 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ← {self.sender} ({self.message_id})"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "待投递"
+    DELIVERED = "delivered", "已投递"
+    PARKED = "parked", "已搁置（待人工处理）"
+
+
+class Event(models.Model):
+    """领域事件: a fact an app published, written in the same transaction as the change it
+    reports (a transactional outbox, ADR 0019), so it exists exactly when the change does."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField("事件", max_length=100)
+    payload = models.JSONField("内容")
+    created_at = models.DateTimeField("发生时间")
+
+    class Meta:
+        verbose_name = "领域事件"
+        verbose_name_plural = "领域事件"
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["created_at"], name="event_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.id}"
+
+
+class EventDelivery(models.Model):
+    """One subscriber's delivery of an event: retried with backoff until its handler succeeds,
+    parked after too many failures for an administrator to read and replay."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    handler = models.CharField("处理程序", max_length=100)
+    status = FSMField(
+        "状态", default=DeliveryStatus.PENDING, choices=DeliveryStatus.choices, protected=True
+    )
+    attempts = models.PositiveIntegerField("失败次数", default=0)
+    next_attempt_at = models.DateTimeField("下次投递")
+    last_error = models.TextField("最近错误", blank=True)
+    delivered_at = models.DateTimeField("投递时间", null=True, blank=True)
+    parked_at = models.DateTimeField("搁置时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "事件投递"
+        verbose_name_plural = "事件投递"
+        ordering = ["event__created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "handler"], name="event_delivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="event_delivery_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handler} ← {self.event_id} ({self.status})"
+
+    @transition(field=status, source=DeliveryStatus.PENDING, target=DeliveryStatus.DELIVERED)
+    def deliver(self) -> None: ...
+
+    @transition(field=status, source=DeliveryStatus.PENDING, target=DeliveryStatus.PENDING)
+    def fail(self) -> None: ...
+
+    @transition(field=status, source=DeliveryStatus.PENDING, target=DeliveryStatus.PARKED)
+    def park(self) -> None: ...
+
+    @transition(field=status, source=DeliveryStatus.PARKED, target=DeliveryStatus.PENDING)
+    def replay(self) -> None: ...

@@ -258,6 +258,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tongban.core.tasks.outbox_deliver_due",
         "schedule": 30.0,
     },
+    # Retry domain-event deliveries that failed or were lost to a crash (ADR 0019).
+    "events-deliver-due": {"task": "tongban.core.tasks.events_deliver_due", "schedule": 15.0},
+    # Delete delivered events past their retention (ADR 0019).
+    "events-prune": {"task": "tongban.core.tasks.events_prune", "schedule": crontab(hour=4)},
 }
 
 TONGBAN: dict[str, Any] = {
@@ -286,6 +290,18 @@ TONGBAN: dict[str, Any] = {
     "SUPERVISION": {
         "OFFICE_OPENS": os.environ.get("TONGBAN_OFFICE_OPENS", "09:00"),
         "OFFICE_CLOSES": os.environ.get("TONGBAN_OFFICE_CLOSES", "17:00"),
+    },
+    # Domain events (core/events.py, ADR 0019): a delivery not done FIRST_RETRY_S after its
+    # event committed is retried by the periodic task; each failure waits RETRY_BASE_S doubled
+    # per failure, at most MAX_BACKOFF_S; after MAX_ATTEMPTS failures (about 75 min with these
+    # defaults) it is parked for an administrator (admin › 事件投递, replay). Delivered events
+    # are deleted after RETENTION_DAYS.
+    "EVENTS": {
+        "FIRST_RETRY_S": int(os.environ.get("TONGBAN_EVENTS_FIRST_RETRY_S", "30")),
+        "RETRY_BASE_S": int(os.environ.get("TONGBAN_EVENTS_RETRY_BASE_S", "10")),
+        "MAX_BACKOFF_S": int(os.environ.get("TONGBAN_EVENTS_MAX_BACKOFF_S", "1800")),
+        "MAX_ATTEMPTS": int(os.environ.get("TONGBAN_EVENTS_MAX_ATTEMPTS", "10")),
+        "RETENTION_DAYS": int(os.environ.get("TONGBAN_EVENTS_RETENTION_DAYS", "30")),
     },
     # Delivery of hand-off messages to peers: HTTP timeout and the longest retry interval.
     "INTERCHANGE_TIMEOUT_S": float(os.environ.get("TONGBAN_INTERCHANGE_TIMEOUT_S", "5")),

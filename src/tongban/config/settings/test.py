@@ -14,7 +14,8 @@ CSRF_COOKIE_SECURE = False
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
 ALLOWED_HOSTS = ["*"]
-_TMP = Path(tempfile.mkdtemp(prefix="tongban-test-"))
+# TONGBAN_TEST_DIR: a subprocess of a test shares its parent's files (keys, materials).
+_TMP = Path(os.environ.get("TONGBAN_TEST_DIR") or tempfile.mkdtemp(prefix="tongban-test-"))
 DATABASES = {"default": database_from_env(f"sqlite:///{_TMP / 'test.sqlite3'}")}
 STORAGES = {
     **STORAGES,
