@@ -18,11 +18,11 @@ from tongban.cases.models import BundleCaseChild, Case, CaseStatus
 from tongban.cases.services import UploadedMaterial, application_submit, case_transition
 from tongban.catalog.bundles import DependencySpec, bundle_save
 from tongban.catalog.services import item_publish
-from tongban.core import interchange
 from tongban.core.models import Division
 from tongban.core.services import calendar_seed_year
 from tongban.identity.models import StaffRole
 from tongban.identity.selectors import Actor
+from tongban.interchange import services as interchange
 from tongban.licenses.models import LicenseIssuance, LicenseType
 from tongban.licenses.seed import licenses_seed
 
@@ -187,7 +187,8 @@ def build(step: Step = contextlib.nullcontext) -> Ready:
 def consequences(ready: Ready) -> dict[str, Any]:
     """What the three approvals led to, counted (each should be exactly once)."""
     from tongban.cases.models import CaseTransition, ReceivedApplication
-    from tongban.core.models import DeliveryStatus, EventDelivery, OutboundMessage
+    from tongban.core.models import DeliveryStatus, EventDelivery
+    from tongban.interchange.models import OutboundMessage
     from tongban.licenses.models import License
 
     received = ReceivedApplication.objects.get(pk=ready.received_id)

@@ -30,12 +30,12 @@ from tongban.cases.models import (
 )
 from tongban.cases.services import UploadedMaterial, case_resubmit, case_transition
 from tongban.catalog.services import item_publish
-from tongban.core import interchange
 from tongban.core.errors import DomainError
-from tongban.core.models import InboundMessage, OutboundMessage
 from tongban.core.services import calendar_seed_year
 from tongban.identity.models import StaffRole
 from tongban.identity.selectors import actor_for_user
+from tongban.interchange import services as interchange
+from tongban.interchange.models import InboundMessage, OutboundMessage
 
 from . import factories as f
 from .conftest import bearer

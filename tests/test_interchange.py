@@ -1,4 +1,4 @@
-"""Signed, idempotent messages between regions (core/interchange.py): the path 跨省通办 hand-offs
+"""Signed, idempotent messages between regions (tongban/interchange): the path 跨省通办 hand-offs
 take, between region tenants of one deployment and between two deployments on loopback."""
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import pytest
 import time_machine
 from django.test import Client
 
-from tongban.core import interchange
 from tongban.core.crypto import sm2_keypair, sm2_sign
-from tongban.core.models import AuditRecord, InboundMessage, OutboundMessage, Peer
+from tongban.core.models import AuditRecord
+from tongban.interchange import services as interchange
+from tongban.interchange.models import InboundMessage, OutboundMessage, Peer
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def _handler() -> Iterator[None]:
     CALLS.clear()
     interchange.handler_register("test.count", _counting)
     yield
-    interchange._handlers.pop("test.count", None)
+    interchange.HANDLERS.unregister("test.count")
 
 
 @pytest.fixture
@@ -489,7 +490,7 @@ class Deployment:
         out = self.manage(
             "shell",
             "-c",
-            "import json; from tongban.core.models import InboundMessage as M; "
+            "import json; from tongban.interchange.models import InboundMessage as M; "
             "print(json.dumps(list(M.objects.values('sender', 'kind', 'reply'))))",
         )
         return list(json.loads(out.strip().splitlines()[-1]))

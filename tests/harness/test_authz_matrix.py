@@ -38,12 +38,12 @@ from tongban.catalog.bundles import bundle_save
 from tongban.catalog.models import Material
 from tongban.catalog.services import item_publish
 from tongban.core import clock
-from tongban.core.interchange import peer_save, region_public_key
 from tongban.core.models import Division
 from tongban.core.services import calendar_seed_year
 from tongban.exchange.services import consent_give, grant_request, registries_seed
 from tongban.identity.models import Department, StaffRole
 from tongban.identity.services import api_token_issue, enterprise_register
+from tongban.interchange.services import peer_save, region_public_key
 from tongban.ledger.services import checkpoint_publish, log_append
 from tongban.licenses.models import License, LicenseIssuance, LicenseStatus, LicenseType
 from tongban.licenses.seed import licenses_seed

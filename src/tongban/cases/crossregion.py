@@ -6,7 +6,7 @@ Receiving region R:
    H's published item (read from H's catalog API, or locally for a region tenant).
 2. `received_application_check` — a clerk of R checks identity and materials (代收审核): a
    refusal goes back to the applicant with the reason; an acceptance hands the application
-   over to H as a signed interchange message (`crossregion.handoff`, core.interchange): in the
+   over to H as a signed interchange message (`crossregion.handoff`, tongban.interchange): in the
    same transaction as the status change, so the hand-off exists if and only if it committed,
    and the outbox retries it until H acknowledges. A duplicate is ignored by H's inbox.
 Handling region H:
@@ -49,11 +49,12 @@ from tongban.core.audit import Outcome, audit_record_append
 from tongban.core.crypto import sha256_hex, sm3_hex
 from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from tongban.core.ids import uuid_or_not_found
-from tongban.core.interchange import handler_register, local_regions, message_send
 from tongban.core.masking import mask
-from tongban.core.models import Division, Peer
+from tongban.core.models import Division
 from tongban.identity.models import Citizen, StaffRole
 from tongban.identity.selectors import Actor
+from tongban.interchange.models import Peer
+from tongban.interchange.services import handler_register, local_regions, message_send
 
 from .events import CaseStatusChanged
 from .models import (

@@ -17,11 +17,11 @@ from tongban.cases.api_bundles import bundle_cases_router
 from tongban.cases.api_crossregion import router as cross_region_router
 from tongban.cases.api_supervision import collaboration_router, supervision_router
 from tongban.catalog.api import router as catalog_router
-from tongban.core.api import router as interchange_router
 from tongban.core.errors import DomainError
 from tongban.exchange.api import router as exchange_router
 from tongban.identity.api import router as auth_router
 from tongban.identity.auth import BearerToken
+from tongban.interchange.api import router as interchange_router
 from tongban.ledger.api import router as ledger_router
 from tongban.licenses.api import router as licenses_router
 

@@ -1,24 +1,8 @@
-"""Celery tasks of the kernel: delivery of hand-off messages to peers and of domain events."""
+"""Celery tasks of the kernel: delivery of domain events (ADR 0019)."""
 
 from __future__ import annotations
 
 from celery import shared_task
-
-
-@shared_task(name="tongban.core.tasks.outbox_deliver", ignore_result=True)
-def outbox_deliver(message_id: str) -> bool:
-    """Deliver one message now (queued after the sending transaction commits)."""
-    from .interchange import message_deliver
-
-    return message_deliver(message_id=message_id)
-
-
-@shared_task(name="tongban.core.tasks.outbox_deliver_due", ignore_result=True)
-def outbox_deliver_due() -> int:
-    """Retry every message whose next attempt is due (periodic: a lost message is resent)."""
-    from .interchange import outbox_deliver_due as deliver_due
-
-    return deliver_due()
 
 
 @shared_task(name="tongban.core.tasks.events_deliver", ignore_result=True)

@@ -16,7 +16,7 @@ from tongban.cases import crossregion
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
 from tongban.core.errors import DomainError, NotFound
-from tongban.core.interchange import local_regions
+from tongban.interchange.services import local_regions
 
 from .forms import posted_form_data, posted_materials
 from .views import _material_rows, citizen_required, staff_required

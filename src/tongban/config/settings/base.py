@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "ninja",
     "tongban.config",
     "tongban.core",
+    "tongban.interchange",
     "tongban.ledger",
     "tongban.identity",
     "tongban.catalog",
@@ -255,7 +256,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # Resend hand-off messages whose peer has not acknowledged them yet (ADR 0011).
     "interchange-outbox-deliver-due": {
-        "task": "tongban.core.tasks.outbox_deliver_due",
+        "task": "tongban.interchange.outbox_deliver_due",
         "schedule": 30.0,
     },
     # Retry domain-event deliveries that failed or were lost to a crash (ADR 0019).

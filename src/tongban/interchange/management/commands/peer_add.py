@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tongban.core.crypto import key_fingerprint
 from tongban.core.errors import DomainError
-from tongban.core.interchange import peer_save
+from tongban.interchange.services import peer_save
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tongban.core.crypto import key_fingerprint
 from tongban.core.errors import DomainError
-from tongban.core.interchange import region_key_rotate
+from tongban.interchange.services import region_key_rotate
 
 
 class Command(BaseCommand):

@@ -34,10 +34,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from . import audit, clock
-from .crypto import key_fingerprint, sm2_keypair, sm2_sign, sm2_verify
-from .errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from .keys import sm2_key, sm2_key_promote, sm2_key_stage
+from tongban.core import audit, clock
+from tongban.core.crypto import key_fingerprint, sm2_keypair, sm2_sign, sm2_verify
+from tongban.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.keys import sm2_key, sm2_key_promote, sm2_key_stage
+from tongban.core.registry import Registry
+
 from .models import InboundMessage, OutboundMessage, Peer
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ SENDER_HEADER = "X-Tongban-Sender"
 SIGNATURE_HEADER = "X-Tongban-Signature"
 
 Handler = Callable[[str, str, dict[str, Any]], dict[str, Any]]
-_handlers: dict[str, Handler] = {}
+HANDLERS: Registry[Handler] = Registry("interchange message handler")
 
 
 class Unauthenticated(DomainError):
@@ -62,7 +64,7 @@ def _max_body_bytes() -> int:
 
 def handler_register(kind: str, handler: Handler) -> None:
     """`handler(sender, recipient, payload) -> reply`; runs inside the receiving transaction."""
-    _handlers[kind] = handler
+    HANDLERS.register(kind, handler)
 
 
 def local_regions() -> list[str]:
@@ -246,7 +248,7 @@ def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
             )
         raise Unauthenticated("bad_signature", "消息签名验证失败")
     envelope = _parse(body, sender)
-    handler = _handlers.get(envelope["kind"])
+    handler = HANDLERS.get(envelope["kind"])
     if handler is None:
         raise InvalidInput("unknown_kind", f"不支持的消息类型 {envelope['kind']}")
     try:
@@ -333,7 +335,7 @@ def peer_save(
     A changed key keeps the old one accepted for INTERCHANGE_KEY_GRACE_DAYS: messages the peer
     signed before it rotated may still arrive. `keep_previous=False` (the old key leaked)
     drops any previous key at once. `activate=False` leaves an existing peer's on/off state."""
-    from .crypto import SM2KeyError, sm2_public_key_normalise
+    from tongban.core.crypto import SM2KeyError, sm2_public_key_normalise
 
     try:
         key = sm2_public_key_normalise(public_key)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from . import interchange
-from .crypto import key_fingerprint
-from .schemas import ErrorOut
+from tongban.core.crypto import key_fingerprint
+from tongban.core.schemas import ErrorOut
+
+from . import services as interchange
 
 router = Router(tags=["interchange"], auth=None)
 
