@@ -30,10 +30,12 @@ def _setup() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
+    settings.ROOT_URLCONF = "bench.submit"  # the platform's URLs plus the baseline below
     from django.db import connection
 
     if connection.vendor == "postgresql":
@@ -41,6 +43,100 @@ def _setup() -> None:
 
         setup_databases(verbosity=0, interactive=False)
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def __getattr__(name: str) -> Any:
+    """`urlpatterns`, built on first use (Django is configured by then). The baseline endpoint
+    lives here, outside the shipped package: it has no authentication and no CSRF check."""
+    if name != "urlpatterns":
+        raise AttributeError(name)
+    from django.urls import path
+
+    from tongban.config.urls import urlpatterns as platform
+
+    return [path("bench/baseline/submit", _baseline_view()), *platform]
+
+
+def _baseline_view() -> Any:
+    """The same database writes as a real submission — application, material file and row,
+    case, history step, audit record and head — with no authentication, validation, hashing
+    chain or state machine, so the ratio is the platform's overhead."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.db import transaction
+    from django.http import HttpRequest, HttpResponse, JsonResponse
+    from django.views.decorators.csrf import csrf_exempt
+    from django.views.decorators.http import require_POST
+
+    from tongban.cases.models import Application, Case, CaseTransition, MaterialSubmission
+    from tongban.catalog.models import ServiceItem
+    from tongban.core import clock
+    from tongban.core.models import AuditHead, AuditRecord
+
+    @csrf_exempt
+    @require_POST
+    def baseline(request: HttpRequest) -> HttpResponse:
+        body = json.loads(request.body)
+        item = ServiceItem.objects.select_related("current_version").get(
+            implementation_code=body["item_code"]
+        )
+        now = clock.now()
+        with transaction.atomic():
+            application = Application.objects.create(
+                applicant_id=int(body["user_id"]),
+                applicant_name="baseline",
+                applicant_id_number="baseline",
+                form_data=body["form"],
+                submitted_at=now,
+            )
+            for material in body["materials"]:
+                content = base64.b64decode(material["content_base64"])
+                row = MaterialSubmission(
+                    application=application,
+                    material_code=material["material_code"],
+                    material_name="m",
+                    original_name="m",
+                    content_type="application/pdf",
+                    size=len(content),
+                    sha256="0" * 64,
+                    sm3="0" * 64,
+                    uploaded_at=now,
+                )
+                row.file.save(f"{uuid.uuid4().hex}.pdf", ContentFile(content), save=False)
+                row.save()
+            case = Case.objects.create(
+                case_number=uuid.uuid4().hex,
+                application=application,
+                item=item,
+                item_version=item.current_version,  # type: ignore[misc]
+                department_id=item.department_id,
+                division_code=item.division_id,
+                submitted_at=now,
+            )
+            CaseTransition.objects.create(
+                case=case,
+                action="submit",
+                to_status="submitted",
+                actor_role="applicant",
+                occurred_at=now,
+            )
+            head, _ = AuditHead.objects.get_or_create(id=1, defaults={"record_hash": "0" * 64})
+            record = AuditRecord.objects.create(
+                sequence=head.sequence + 1,
+                occurred_at=now,
+                actor="bench",
+                action="case.submit",
+                outcome="success",
+                previous_hash=head.record_hash,
+                record_hash=uuid.uuid4().hex * 2,
+            )
+            AuditHead.objects.filter(id=1).update(
+                sequence=record.sequence, record_hash=record.record_hash
+            )
+        return JsonResponse({"id": str(application.pk)}, status=201)
+
+    return baseline
 
 
 def _world() -> dict[str, Any]:

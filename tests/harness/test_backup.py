@@ -30,16 +30,16 @@ from django.db.utils import load_backend
 from tongban import cli
 from tongban.cases.models import Case, MaterialSubmission
 from tongban.cases.services import UploadedMaterial, application_submit, case_transition
-from tongban.core import backup as backup_module
 from tongban.core.audit import verify_chain
-from tongban.core.backup import (
+from tongban.core.models import AuditHead, AuditRecord
+from tongban.ops import backup as backup_module
+from tongban.ops.backup import (
     BackupError,
     DatabaseTarget,
     backup_create,
     backup_restore,
     file_digests,
 )
-from tongban.core.models import AuditHead, AuditRecord
 
 from .. import factories as f
 
@@ -579,8 +579,8 @@ def test_backup_command_seals_to_the_configured_key_and_warns_otherwise(
 
 def test_sealing_in_segments_round_trips_at_every_boundary(tmp_path: Path) -> None:
     """Segments of 1 KiB: lengths that end exactly on a boundary get an empty final segment."""
-    from tongban.core.backup import _SealingWriter, archive_unseal
     from tongban.core.crypto import sm2_keypair
+    from tongban.ops.backup import _SealingWriter, archive_unseal
 
     private, public = sm2_keypair()
     for size in (0, 1, 1023, 1024, 1025, 3 * 1024, 5000):
@@ -597,8 +597,8 @@ def test_sealing_in_segments_round_trips_at_every_boundary(tmp_path: Path) -> No
 
 
 def test_a_header_with_wrong_sizes_is_a_clear_error() -> None:
-    from tongban.core.backup import _header_secrets
     from tongban.core.crypto import sm2_encrypt, sm2_keypair
+    from tongban.ops.backup import _header_secrets
 
     private, public = sm2_keypair()
     good = {
@@ -647,7 +647,7 @@ def test_a_sealed_backup_stages_its_plaintext_dump_beside_the_materials(
 
 
 def test_a_deeply_nested_header_is_a_clear_error(tmp_path: Path) -> None:
-    from tongban.core.backup import SEALED_MAGIC, archive_unseal
+    from tongban.ops.backup import SEALED_MAGIC, archive_unseal
 
     header = b"[" * 60_000
     bad = tmp_path / "nested.sm4"

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
@@ -25,8 +24,3 @@ handler400 = "tongban.web.views.error_400"
 handler403 = "tongban.web.views.error_403"
 handler404 = "tongban.web.views.error_404"
 handler500 = "tongban.web.views.error_500"
-
-if settings.TONGBAN["BENCH_BASELINE"]:
-    from .bench_views import baseline_submit
-
-    urlpatterns.insert(0, path("bench/baseline/submit", baseline_submit))

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "tongban.cases",
     "tongban.licenses",
     "tongban.web",
+    "tongban.ops",
 ]
 
 MIDDLEWARE = [
@@ -278,8 +279,6 @@ TONGBAN: dict[str, Any] = {
     "SMS_CHANNEL": os.environ.get("TONGBAN_SMS_CHANNEL", "tongban.identity.sms.outbox_channel"),
     # API bearer tokens' lifetime.
     "API_TOKEN_SECONDS": int(os.environ.get("TONGBAN_API_TOKEN_SECONDS", str(8 * 3600))),
-    # Expose the bench-only baseline endpoint (never in production).
-    "BENCH_BASELINE": env_bool("TONGBAN_BENCH_BASELINE", False),
     # Region tenants this deployment serves (跨省通办: each signs its own hand-off messages).
     "REGION_CODES": [
         code.strip()

@@ -23,7 +23,7 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, tests
 CELERY_TASK_ALWAYS_EAGER = True
-TONGBAN.update({"MATERIAL_MAX_BYTES": 256 * 1024, "BENCH_BASELINE": True, "KEY_DIR": _TMP / "keys"})
+TONGBAN.update({"MATERIAL_MAX_BYTES": 256 * 1024, "KEY_DIR": _TMP / "keys"})
 # Every test client is 127.0.0.1: the rate limits would count the whole suite as one client.
 # tests/test_ratelimit.py turns them on.
 TONGBAN = {**TONGBAN, "RATE_LIMITS": {}}  # rebound: base.TONGBAN keeps the defaults

@@ -6,8 +6,8 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
-from tongban.core.backup import SEALED_SUFFIX, BackupError, backup_create, default_archive_name
 from tongban.core.crypto import SM2KeyError, sm2_public_key_normalise
+from tongban.ops.backup import SEALED_SUFFIX, BackupError, backup_create, default_archive_name
 
 
 def materials_root() -> Path:

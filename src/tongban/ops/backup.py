@@ -10,8 +10,8 @@ unless forced, loads the database (`pg_restore` or a file copy) and the material
 proves the result: the counts, migrations and audit head equal the manifest's, every material
 file hashes to its stored SHA-256 and SM3, and the audit chain verifies to the same head.
 
-Core may not import other apps (import-linter), so the models counted and checked are named by
-label and resolved through the app registry. See ADR 0007.
+The operations package sits outside the domain apps and imports the models it counts and checks
+directly (import-linter sees the dependency). See ADR 0007.
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from psycopg import sql
 
-from . import clock
-from .audit import GENESIS_HASH, ChainReport, verify_chain
-from .crypto import (
+from tongban.cases.models import Application, Case, MaterialSubmission
+from tongban.core import clock
+from tongban.core.audit import GENESIS_HASH, ChainReport, verify_chain
+from tongban.core.crypto import (
     SM2DecryptError,
     SM2KeyError,
     key_fingerprint,
@@ -56,21 +56,21 @@ from .crypto import (
     sm2_keypair,
     sm2_public_key,
 )
-from .models import AuditHead, AuditRecord
+from tongban.core.models import AuditHead, AuditRecord
 
 FORMAT = "tongban-backup"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 MATERIALS_PREFIX = "materials"
 DUMP_NAMES = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
-# What the manifest counts and the restore compares, by model label (core imports no app).
-COUNTED_MODELS = {
-    "cases": "cases.Case",
-    "applications": "cases.Application",
-    "materials": "cases.MaterialSubmission",
+# What the manifest counts and the restore compares.
+COUNTED_MODELS: dict[str, type[models.Model]] = {
+    "cases": Case,
+    "applications": Application,
+    "materials": MaterialSubmission,
 }
 # The model whose rows name a stored file (`file`) and its digests (`sha256`, `sm3`).
-MATERIAL_MODEL = "cases.MaterialSubmission"
+MATERIAL_MODEL = MaterialSubmission
 CHUNK = 1024 * 1024
 PROBLEMS_SHOWN = 20
 
@@ -456,15 +456,15 @@ class Facts:
             raise BackupError(f"清单不完整 (manifest incomplete): {error!r}") from error
 
 
-def _table(label: str) -> str:
-    return str(apps.get_model(label)._meta.db_table)
+def _table(model: type[models.Model]) -> str:
+    return str(model._meta.db_table)
 
 
 def read_facts(cursor: Any) -> Facts:
     """Read the facts through any DB-API cursor (sqlite3, psycopg or Django's), no parameters."""
     counts: dict[str, int] = {}
-    for key, label in COUNTED_MODELS.items():
-        cursor.execute(f"SELECT COUNT(*) FROM {_quote(_table(label))}")  # noqa: S608 — registry names
+    for key, model in COUNTED_MODELS.items():
+        cursor.execute(f"SELECT COUNT(*) FROM {_quote(_table(model))}")  # noqa: S608 — registry names
         counts[key] = int(cursor.fetchone()[0])
     cursor.execute(
         f"SELECT sequence, record_hash FROM {_quote(AuditHead._meta.db_table)} WHERE id = 1"  # noqa: S608
@@ -1029,7 +1029,7 @@ def _chain_report(using: str) -> ChainReport:
 
 
 def _check_materials(materials_dir: Path, using: str, problems: list[str]) -> int:
-    model = apps.get_model(MATERIAL_MODEL)
+    model = MATERIAL_MODEL
     root = materials_dir.resolve()
     checked = 0
     rows = model._default_manager.using(using).values_list("pk", "file", "sha256", "sm3")

@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tongban.core.backup import BackupError, recovery_key_create
 from tongban.core.crypto import key_fingerprint
+from tongban.ops.backup import BackupError, recovery_key_create
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
-from tongban.core.backup import BackupError, backup_restore, read_private_key
+from tongban.ops.backup import BackupError, backup_restore, read_private_key
 
 from .backup import materials_root
 
