@@ -33,8 +33,7 @@ def _world() -> dict[str, Any]:
     from tongban.catalog.bundles import DependencySpec, bundle_save
     from tongban.catalog.models import Material, ServiceItem
     from tongban.catalog.services import item_publish
-    from tongban.config.demo import synthetic_id_number
-    from tongban.core.ids import uscc_checksum
+    from tongban.core.ids import synthetic_id_number, uscc_checksum
     from tongban.core.models import Division
     from tongban.identity.models import Department
     from tongban.identity.services import api_token_issue, citizen_register

@@ -87,8 +87,7 @@ def _world() -> dict[str, Any]:
     from tongban.cases.services import UploadedMaterial, application_submit
     from tongban.catalog.models import Material, ServiceItem
     from tongban.catalog.services import item_publish
-    from tongban.config.demo import synthetic_id_number
-    from tongban.core.ids import uscc_checksum
+    from tongban.core.ids import synthetic_id_number, uscc_checksum
     from tongban.core.models import Division
     from tongban.core.services import calendar_seed_year
     from tongban.exchange.services import (

@@ -12,8 +12,7 @@ from django_otp.oath import totp
 
 from tongban.catalog.models import Material, ServiceItem
 from tongban.catalog.services import item_publish
-from tongban.config.demo import synthetic_id_number
-from tongban.core.ids import uscc_checksum
+from tongban.core.ids import synthetic_id_number, uscc_checksum
 from tongban.core.models import Division
 from tongban.identity.models import Department, StaffMember
 from tongban.identity.selectors import Actor, actor_for_user

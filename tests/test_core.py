@@ -43,7 +43,7 @@ class TestResidentId:
 
     def test_unknown_but_wellformed_address_code_is_accepted(self) -> None:
         # 330113 临平区 (2021) is missing from python-stdnum's list; old codes must pass too.
-        from tongban.config.demo import synthetic_id_number
+        from tongban.core.ids import synthetic_id_number
 
         number = synthetic_id_number("330113", date(1999, 9, 9), 7)
         assert validate_resident_id(number) == number

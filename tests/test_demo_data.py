@@ -32,8 +32,8 @@ def test_demo_catalog_meets_the_bar() -> None:
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_complete() -> None:
     from tongban.catalog.models import ServiceItem
-    from tongban.config.demo import seed_demo
     from tongban.core.models import Division
+    from tongban.demo.seed import seed_demo
     from tongban.identity.models import Citizen, StaffMember
 
     accounts = seed_demo(synthetic_people=5)
@@ -44,7 +44,7 @@ def test_seed_demo_is_idempotent_and_complete() -> None:
         StaffMember.objects.count(),
         Citizen.objects.count(),
     ) == counts
-    from tongban.config.demo_bundles import ITEMS as BUNDLE_ITEMS
+    from tongban.demo.bundles import ITEMS as BUNDLE_ITEMS
 
     # The demo catalog's items plus the synthetic items of the 一件事 scenarios.
     assert counts[0] == len(load_demo_catalog_document()["items"]) + len(BUNDLE_ITEMS)
@@ -60,7 +60,7 @@ def test_demo_bundles_prefill_from_shared_data() -> None:
     """The demo seeds grants for the 一件事 items too: 退休一件事 fills the applicant's name
     and ID number from the population registry, with nothing refused as 未获授权."""
     from tongban.cases.bundles import bundle_prefill_for
-    from tongban.config.demo import DEMO_CITIZEN_PHONE, seed_demo
+    from tongban.demo.seed import DEMO_CITIZEN_PHONE, seed_demo
     from tongban.exchange.models import DataUseRecord, Grant, GrantStatus
     from tongban.identity.models import Citizen
     from tongban.identity.selectors import actor_for_user

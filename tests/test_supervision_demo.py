@@ -10,8 +10,8 @@ pytestmark = pytest.mark.django_db
 def test_seed_supervision_fills_the_view_and_is_idempotent() -> None:
     from tongban.cases.models import AssistTask, StuckAlert, StuckThreshold
     from tongban.cases.supervision import alerts_for_staff
-    from tongban.config.demo import seed_demo
-    from tongban.config.demo_supervision import seed_supervision
+    from tongban.demo.seed import seed_demo
+    from tongban.demo.supervision import seed_supervision
     from tongban.identity.models import StaffMember
 
     seed_demo(synthetic_people=3)

@@ -453,7 +453,7 @@ class TestRegistration:
 
         from django.test import TestCase
 
-        from tongban.config.demo import synthetic_id_number
+        from tongban.core.ids import synthetic_id_number
         from tongban.identity.models import Citizen
 
         client = Client()

@@ -24,7 +24,7 @@ def demo(args: argparse.Namespace) -> int:
     _setup("tongban.config.settings.dev")
     from django.core.management import call_command
 
-    from tongban.config.demo import seed_demo
+    from tongban.demo.seed import seed_demo
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)

@@ -14,8 +14,8 @@ from playwright.sync_api import FilePayload, Page, expect
 
 from tongban.cases.models import BundleCase, BundleCaseStatus, Case, CaseStatus
 from tongban.cases.services import case_transition
-from tongban.config.demo import DEMO_CITIZEN_PHONE, seed_demo
-from tongban.config.demo_bundles import seed_bundles
+from tongban.demo.bundles import seed_bundles
+from tongban.demo.seed import DEMO_CITIZEN_PHONE, seed_demo
 from tongban.identity.models import Citizen, StaffMember
 from tongban.identity.selectors import actor_for_user
 

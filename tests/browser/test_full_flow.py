@@ -19,16 +19,15 @@ from playwright.sync_api import FilePayload, Page, expect
 from tongban.cases.models import Case, CaseStatus
 from tongban.catalog.formschema import FieldSpec, form_fields
 from tongban.catalog.models import ServiceItem
-from tongban.config.demo import (
+from tongban.core.audit import audit_verify
+from tongban.core.ids import synthetic_id_number, synthetic_uscc
+from tongban.demo.seed import (
     CITIZEN_PASSWORD,
     DEMO_CITIZEN_PHONE,
     DEMO_TOTP_KEY,
     STAFF_PASSWORD,
     seed_demo,
-    synthetic_id_number,
-    synthetic_uscc,
 )
-from tongban.core.audit import audit_verify
 from tongban.identity.models import StaffMember, StaffRole
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

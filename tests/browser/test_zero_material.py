@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 
 from tongban.cases.models import Case
 from tongban.catalog.models import ServiceItem
-from tongban.config.demo import DEMO_CITIZEN_PHONE, seed_demo
 from tongban.core.audit import audit_verify
+from tongban.demo.seed import DEMO_CITIZEN_PHONE, seed_demo
 from tongban.exchange.models import DataUseRecord, LookupKind, LookupOutcome
 
 from .test_full_flow import citizen_login, logout, staff_login

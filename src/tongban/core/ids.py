@@ -6,6 +6,7 @@ on, in Chinese, with a stable code.
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from stdnum.cn import ric, uscc
@@ -90,3 +91,16 @@ def uuid_or_not_found(value: object, code: str, message: str) -> UUID:
         return value if isinstance(value, UUID) else UUID(str(value))
     except ValueError:
         raise NotFound(code, message) from None
+
+
+def synthetic_id_number(division: str, birth: date, sequence: int) -> str:
+    """A valid-looking 居民身份证号 for synthetic people (demo data, tests, benchmarks): the
+    division, the birth date, a 3-digit sequence and the right check character."""
+    first17 = f"{division[:6]}{birth:%Y%m%d}{sequence:03d}"
+    return first17 + resident_id_checksum(first17)
+
+
+def synthetic_uscc(division: str, body: str) -> str:
+    """A valid 统一社会信用代码 for a synthetic enterprise (registration type 91)."""
+    first17 = f"91{division[:6]}{body[:9]}"
+    return first17 + uscc_checksum(first17)

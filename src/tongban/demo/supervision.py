@@ -30,7 +30,7 @@ from tongban.identity.models import Citizen, StaffMember, StaffRole
 from tongban.identity.selectors import actor_for_user
 from tongban.identity.services import citizen_register, staff_create
 
-from .demo import (
+from .seed import (
     DATA_BUREAUX,
     DEMO_TOTP_KEY,
     STAFF_PASSWORD,

@@ -22,7 +22,7 @@ from tongban.catalog.services import (
     load_shared_data_document,
 )
 from tongban.core import clock
-from tongban.core.ids import resident_id_checksum, uscc_checksum
+from tongban.core.ids import synthetic_id_number, synthetic_uscc, uscc_checksum
 from tongban.core.models import Division
 from tongban.core.services import calendar_seed_year, divisions_load
 from tongban.exchange.models import (
@@ -59,16 +59,6 @@ class DemoAccount:
     username: str
     password: str
     note: str
-
-
-def synthetic_id_number(division: str, birth: date, sequence: int) -> str:
-    first17 = f"{division[:6]}{birth:%Y%m%d}{sequence:03d}"
-    return first17 + resident_id_checksum(first17)
-
-
-def synthetic_uscc(division: str, body: str) -> str:
-    first17 = f"91{division[:6]}{body[:9]}"
-    return first17 + uscc_checksum(first17)
 
 
 def _department_slug(department: Department, index: int) -> str:
@@ -193,8 +183,8 @@ def seed_demo(*, synthetic_people: int = 30) -> list[DemoAccount]:
 
     _seed_synthetic_people(synthetic_people)
     accounts.extend(_seed_exchange())
-    # 一件事 scenarios with their items, departments and staff (config/demo_bundles.py).
-    from .demo_bundles import seed_bundles
+    # 一件事 scenarios with their items, departments and staff (demo/bundles.py).
+    from .bundles import seed_bundles
 
     accounts.extend(seed_bundles())
     _seed_grants(
@@ -202,8 +192,8 @@ def seed_demo(*, synthetic_people: int = 30) -> list[DemoAccount]:
         .values_list("item__implementation_code", flat=True)
         .distinct()
     )
-    # Supervisors, stuck-case thresholds and a few stuck cases (config/demo_supervision.py).
-    from .demo_supervision import seed_supervision
+    # Supervisors, stuck-case thresholds and a few stuck cases (demo/supervision.py).
+    from .supervision import seed_supervision
 
     accounts.extend(seed_supervision() or [])
     return accounts

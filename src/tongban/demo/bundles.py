@@ -23,7 +23,7 @@ from tongban.core.models import Division
 from tongban.identity.models import Department, StaffRole
 from tongban.identity.services import staff_create
 
-from .demo import DEMO_TOTP_KEY, STAFF_PASSWORD, DemoAccount
+from .seed import DEMO_TOTP_KEY, STAFF_PASSWORD, DemoAccount
 
 SYNTHETIC_BASIS = "演示合成事项：非真实办事指南，仅用于演示“一件事一次办”（见 docs/adr/0012）"
 DIVISION = "440100"
