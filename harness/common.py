@@ -315,7 +315,7 @@ class Gunicorn:
         self.port = port or free_port()
         self.workers = workers
         if threads is None:  # the settings' in-flight limit + waiting stack + spares
-            from tongban.config.shedding import gunicorn_threads
+            from tongban.edge.shedding import gunicorn_threads
 
             threads = gunicorn_threads()
         self.threads = threads

@@ -1,4 +1,4 @@
-"""Rate limits per client address on the public entry points (config/ratelimit.py, ADR 0017)."""
+"""Rate limits per client address on the public entry points (edge/ratelimit.py, ADR 0017)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_exempt_networks_are_never_limited(settings: Any) -> None:
 def test_a_malformed_exemption_is_a_configuration_error(settings: Any) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from tongban.config.ratelimit import RateLimitMiddleware
+    from tongban.edge.ratelimit import RateLimitMiddleware
 
     settings.TONGBAN = {**settings.TONGBAN, "RATE_LIMIT_EXEMPT": ["10.20.0.0/33"]}
     with pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_EXEMPT"):
@@ -152,11 +152,11 @@ def test_ipv4_clients_on_a_dual_stack_socket_are_themselves(settings: Any) -> No
 
 @pytest.mark.django_db
 def test_an_unknown_client_address_is_logged_once(caplog: Any) -> None:
-    from tongban.config import ratelimit
+    from tongban.edge import ratelimit
 
     ratelimit._unknown_logged.clear()
     client = Client(REMOTE_ADDR="")  # a Unix-socket proxy with TRUSTED_PROXIES unset
-    with caplog.at_level(logging.ERROR, logger="tongban.config.ratelimit"):
+    with caplog.at_level(logging.ERROR, logger="tongban.edge.ratelimit"):
         for _ in range(3):
             token(client)
     assert caplog.text.count("client address unknown") == 1
@@ -200,7 +200,7 @@ def test_unreachable_cache_lets_citizens_through(settings: Any, caplog: Any) -> 
         }
     }
     client = Client()
-    with caplog.at_level(logging.ERROR, logger="tongban.config.ratelimit"):
+    with caplog.at_level(logging.ERROR, logger="tongban.edge.ratelimit"):
         assert [token(client).status_code for _ in range(5)] == [401] * 5
     assert "rate limit cache unavailable" in caplog.text
 

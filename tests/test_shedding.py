@@ -1,4 +1,4 @@
-"""Load shedding and the request deadline (config/shedding.py)."""
+"""Load shedding and the request deadline (edge/shedding.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from psycopg import pq
 
-from tongban.config import shedding
+from tongban.edge import shedding
 
 
 def _middleware(settings: Any, limit: int, wait_ms: int = 0) -> shedding.LoadSheddingMiddleware:

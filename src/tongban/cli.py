@@ -44,7 +44,7 @@ def demo(args: argparse.Namespace) -> int:
     # Periodic work (audit anchoring, licence expiry, message retries…) runs in this process:
     # the embedded default has no broker for `celery beat` (config/periodic.py).
     from tongban.config.periodic import start_embedded_beat
-    from tongban.config.shedding import gunicorn_threads
+    from tongban.edge.shedding import gunicorn_threads
 
     start_embedded_beat()
     command = [

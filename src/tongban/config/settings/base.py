@@ -65,8 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "tongban.config.ratelimit.RateLimitMiddleware",
-    "tongban.config.shedding.LoadSheddingMiddleware",
+    "tongban.edge.ratelimit.RateLimitMiddleware",
+    "tongban.edge.shedding.LoadSheddingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tongban.web.middleware.LanguageMiddleware",
@@ -181,7 +181,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tongban.web.views.lockout_response"
 AXES_VERBOSE = False
 
-# The shared cache: rate-limit counts (config/ratelimit.py). Redis in production
+# The shared cache: rate-limit counts (edge/ratelimit.py). Redis in production
 # (TONGBAN_CACHE_URL=redis://host:6379/1, the broker's server will do); the embedded default
 # counts per process.
 CACHE_URL = os.environ.get("TONGBAN_CACHE_URL", "")
@@ -191,7 +191,7 @@ CACHES: dict[str, dict[str, Any]] = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tongban"}
 }
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "tongban.config.ratelimit.client_ip"
+RATELIMIT_IP_META_KEY = "tongban.edge.ratelimit.client_ip"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -311,7 +311,7 @@ TONGBAN: dict[str, Any] = {
     # Signing keys (log checkpoints, licence issuers, hand-off messages): one file per key,
     # created on first use, mode 0600. Back this directory up with the database.
     "KEY_DIR": Path(os.environ.get("TONGBAN_KEY_DIR", VAR_DIR / "keys")),
-    # Load shedding (config/shedding.py), per server process: at most MAX_IN_FLIGHT requests
+    # Load shedding (edge/shedding.py), per server process: at most MAX_IN_FLIGHT requests
     # run at once and at most QUEUE_LENGTH more wait for a slot (newest served first), up
     # to QUEUE_WAIT_MS — or only QUEUE_WAIT_OVERLOADED_MS for a while after the queue
     # overflowed or a request waited QUEUE_WAIT_MS in vain (overload); anything beyond
@@ -333,7 +333,7 @@ TONGBAN: dict[str, Any] = {
     # socket shut down, so it fails at once (503) instead of holding a thread while a hung
     # database or network decides. 0 disables the deadline.
     "REQUEST_DEADLINE_MS": int(os.environ.get("TONGBAN_REQUEST_DEADLINE_MS", "5000")),
-    # Rate limits per client address on public entry points (config/ratelimit.py, ADR 0017):
+    # Rate limits per client address on public entry points (edge/ratelimit.py, ADR 0017):
     # rate is "<count>/<s|m|h>", paths are exact, methods default to POST (a GET counts only
     # with a query string). Generous: many citizens share a service hall's
     # address; the per-account lockout guards each password.
