@@ -84,7 +84,7 @@ def _baseline_view() -> Any:
 def _world() -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
-    from tongban.cases.services import UploadedMaterial, application_submit
+    from tongban.cases.submission.services import UploadedMaterial, application_submit
     from tongban.catalog.models import Material, ServiceItem
     from tongban.catalog.services import item_publish
     from tongban.core.ids import synthetic_id_number, uscc_checksum

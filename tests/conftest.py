@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tongban.cases.services import UploadedMaterial, application_submit
+from tongban.cases.submission.services import UploadedMaterial, application_submit
 from tongban.core.services import calendar_seed_year
 from tongban.identity.models import StaffRole
 from tongban.identity.services import api_token_issue

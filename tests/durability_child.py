@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from tongban.cases.services import case_transition
+    from tongban.cases.submission.services import case_transition
     from tongban.core import clock, events
     from tongban.identity.selectors import actor_for_user
 

@@ -12,10 +12,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from tongban.cases import crossregion
-from tongban.cases.bundles import bundle_submit
+from tongban.cases.bundles.services import bundle_submit
+from tongban.cases.crossregion import services as crossregion
 from tongban.cases.models import BundleCaseChild, Case, CaseStatus
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
 from tongban.catalog.bundles import DependencySpec, bundle_save
 from tongban.catalog.services import item_publish
 from tongban.core.models import Division

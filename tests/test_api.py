@@ -333,7 +333,11 @@ def test_queue_pages_in_the_database_with_constant_queries(
 ) -> None:
     import time_machine
 
-    from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+    from tongban.cases.submission.services import (
+        UploadedMaterial,
+        application_submit,
+        case_transition,
+    )
 
     with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
         cases = [

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tongban.cases.bundles import bundle_case_view, bundle_resubmit, bundle_submit
+from tongban.cases.bundles.services import bundle_case_view, bundle_resubmit, bundle_submit
 from tongban.cases.models import (
     BundleCase,
     BundleCaseStatus,
@@ -20,7 +20,7 @@ from tongban.cases.models import (
     CaseStatus,
     MaterialSubmission,
 )
-from tongban.cases.services import UploadedMaterial, case_transition
+from tongban.cases.submission.services import UploadedMaterial, case_transition
 from tongban.catalog.bundles import (
     DependencySpec,
     QuestionSpec,

@@ -10,7 +10,7 @@ import time_machine
 
 from tongban.cases.deadlines import DeadlineColour, deadline_colour
 from tongban.cases.models import Application, Case, CaseStatus, CaseTransition, MaterialSubmission
-from tongban.cases.services import (
+from tongban.cases.submission.services import (
     UploadedMaterial,
     application_submit,
     case_resubmit,
@@ -174,7 +174,7 @@ class TestScope:
         assert Case.objects.get(pk=submitted.pk).status == CaseStatus.SUBMITTED
 
     def test_province_scope_sees_city_cases(self, world: dict[str, Any], submitted: Case) -> None:
-        from tongban.cases.selectors import cases_for_staff
+        from tongban.cases.submission.selectors import cases_for_staff
         from tongban.identity.models import StaffRole
 
         provincial = f.staff(world["department"], [StaffRole.INTAKE], scope="440100")
@@ -383,7 +383,7 @@ class TestMaterialsSweep:
 
         from django.db import transaction
 
-        from tongban.cases.services import materials_sweep
+        from tongban.cases.submission.materials import materials_sweep
         from tongban.cli import main as cli_main
 
         # A storage of its own: other tests' rolled-back files must not count here.

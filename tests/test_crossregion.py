@@ -17,7 +17,7 @@ import time_machine
 from django.db import transaction
 from django.test import Client, TestCase
 
-from tongban.cases import crossregion
+from tongban.cases.crossregion import services as crossregion
 from tongban.cases.models import (
     Case,
     CaseStatus,
@@ -28,7 +28,7 @@ from tongban.cases.models import (
     ReceivedPart,
     ReceivedStage,
 )
-from tongban.cases.services import UploadedMaterial, case_resubmit, case_transition
+from tongban.cases.submission.services import UploadedMaterial, case_resubmit, case_transition
 from tongban.catalog.services import item_publish
 from tongban.core.errors import DomainError
 from tongban.core.services import calendar_seed_year
@@ -836,7 +836,7 @@ print(json.dumps({"item": item.implementation_code}))
 
 ZHEJIANG_HANDLE = """
 from tongban.cases.models import Case
-from tongban.cases.services import case_transition
+from tongban.cases.submission.services import case_transition
 from tongban.identity.selectors import actor_for_user
 from django.contrib.auth import get_user_model
 actor = actor_for_user(get_user_model().objects.get(username="zj-staff"))
@@ -933,7 +933,7 @@ def test_two_deployments_on_loopback(live_server: Any, tmp_path: Path, settings:
 
 ZHEJIANG_CORRECTION = """
 from tongban.cases.models import Case
-from tongban.cases.services import case_transition
+from tongban.cases.submission.services import case_transition
 from tongban.identity.selectors import actor_for_user
 from django.contrib.auth import get_user_model
 actor = actor_for_user(get_user_model().objects.get(username="zj-staff"))
@@ -955,7 +955,7 @@ print(json.dumps({
 
 ZHEJIANG_MOVE_ON = """
 from tongban.cases.models import Case
-from tongban.cases.services import case_transition
+from tongban.cases.submission.services import case_transition
 from tongban.identity.selectors import actor_for_user
 from django.contrib.auth import get_user_model
 actor = actor_for_user(get_user_model().objects.get(username="zj-staff"))

@@ -59,7 +59,7 @@ def test_seed_demo_is_idempotent_and_complete() -> None:
 def test_demo_bundles_prefill_from_shared_data() -> None:
     """The demo seeds grants for the 一件事 items too: 退休一件事 fills the applicant's name
     and ID number from the population registry, with nothing refused as 未获授权."""
-    from tongban.cases.bundles import bundle_prefill_for
+    from tongban.cases.bundles.services import bundle_prefill_for
     from tongban.demo.seed import DEMO_CITIZEN_PHONE, seed_demo
     from tongban.exchange.models import DataUseRecord, Grant, GrantStatus
     from tongban.identity.models import Citizen

@@ -24,9 +24,10 @@ from django.db import connection, transaction
 from django.test import Client, TestCase
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tongban.cases import bundles, crossregion
+from tongban.cases.bundles import services as bundles
+from tongban.cases.crossregion import services as crossregion
 from tongban.cases.events import CaseStatusChanged
-from tongban.cases.services import case_transition
+from tongban.cases.submission.services import case_transition
 from tongban.core import clock, events
 from tongban.core.audit import audit_verify
 from tongban.core.models import AuditRecord, DeliveryStatus, Event, EventDelivery

@@ -18,7 +18,7 @@ import time_machine
 from django.test import Client
 
 from tongban.cases.models import Case, SharedDataEvidence
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
 from tongban.catalog.models import Material
 from tongban.catalog.services import item_publish
 from tongban.core.audit import audit_verify

@@ -15,7 +15,7 @@ import time_machine
 from django.test import Client
 
 from tongban.cases.models import Case
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
 from tongban.cli import main as cli_main
 from tongban.core.audit import audit_verify
 from tongban.core.crypto import sm2_keypair, sm2_sign

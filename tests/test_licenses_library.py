@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tongban.cases.services import UploadedMaterial, application_submit
+from tongban.cases.submission.services import UploadedMaterial, application_submit
 from tongban.catalog.models import Material
 from tongban.catalog.services import item_publish
 from tongban.core.errors import DomainError

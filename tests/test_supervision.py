@@ -12,13 +12,6 @@ import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from tongban.cases import supervision
-from tongban.cases.collaboration import (
-    assist_task_answer,
-    assist_task_create,
-    assist_task_pick_up,
-    case_transfer,
-)
 from tongban.cases.models import (
     AlertEscalation,
     AlertKind,
@@ -30,8 +23,15 @@ from tongban.cases.models import (
     StuckAlert,
     StuckThreshold,
 )
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
-from tongban.cases.supervision import (
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.supervision import services as supervision
+from tongban.cases.supervision.collaboration import (
+    assist_task_answer,
+    assist_task_create,
+    assist_task_pick_up,
+    case_transfer,
+)
+from tongban.cases.supervision.services import (
     alert_escalate,
     deadline_warn,
     office_hours_between,

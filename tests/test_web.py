@@ -209,7 +209,11 @@ class TestWorkbench:
     def test_yellow_and_red_filters(self, world: dict[str, Any]) -> None:
         import time_machine
 
-        from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+        from tongban.cases.submission.services import (
+            UploadedMaterial,
+            application_submit,
+            case_transition,
+        )
 
         with time_machine.travel("2026-09-30 10:00 +0800", tick=False):
             case = application_submit(

@@ -111,7 +111,7 @@ def materials(args: argparse.Namespace) -> int:
     _setup(os.environ.get("DJANGO_SETTINGS_MODULE", "tongban.config.settings.dev"))
     from datetime import timedelta
 
-    from tongban.cases.services import materials_sweep
+    from tongban.cases.submission.materials import materials_sweep
     from tongban.core.errors import DomainError
 
     try:

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import FilePayload, Page, expect
 
 from tongban.cases.models import BundleCase, BundleCaseStatus, Case, CaseStatus
-from tongban.cases.services import case_transition
+from tongban.cases.submission.services import case_transition
 from tongban.demo.bundles import seed_bundles
 from tongban.demo.seed import DEMO_CITIZEN_PHONE, seed_demo
 from tongban.identity.models import Citizen, StaffMember

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
 from tongban.identity.services import api_token_issue
 from tongban.ledger.services import checkpoint_publish, log_append
 

@@ -19,9 +19,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tongban.cases.bundles import bundle_submit
-from tongban.cases.collaboration import assist_task_create
-from tongban.cases.crossregion import received_application_submit
+from tongban.cases.bundles.services import bundle_submit
+from tongban.cases.crossregion.services import received_application_submit
 from tongban.cases.models import (
     Application,
     BundleCase,
@@ -32,8 +31,9 @@ from tongban.cases.models import (
     ReceivedStage,
     StuckAlert,
 )
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
-from tongban.cases.supervision import stuck_detect
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.supervision.collaboration import assist_task_create
+from tongban.cases.supervision.services import stuck_detect
 from tongban.catalog.bundles import bundle_save
 from tongban.catalog.models import Material
 from tongban.catalog.services import item_publish

@@ -29,7 +29,7 @@ from django.db.utils import load_backend
 
 from tongban import cli
 from tongban.cases.models import Case, MaterialSubmission
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
 from tongban.core.audit import verify_chain
 from tongban.core.models import AuditHead, AuditRecord
 from tongban.ops import backup as backup_module

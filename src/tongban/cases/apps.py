@@ -10,6 +10,6 @@ class CasesConfig(AppConfig):
         # department (exchange is inner to cases, so cases plugs the answer in).
         from tongban.exchange.services import case_checker_register
 
-        from .selectors import case_state_for_department
+        from .submission.selectors import case_state_for_department
 
         case_checker_register(case_state_for_department)

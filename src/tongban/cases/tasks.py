@@ -9,7 +9,7 @@ from celery import shared_task
 def stuck_detect() -> dict[str, int]:
     """中梗阻 sweep: raise alerts for steps and hand-offs waiting past their thresholds and
     close those that moved on. Suggested interval: every 10 minutes."""
-    from .supervision import stuck_detect as sweep
+    from .supervision.services import stuck_detect as sweep
 
     result = sweep()
     return {"raised": result.raised, "closed": result.closed}
@@ -19,7 +19,7 @@ def stuck_detect() -> dict[str, int]:
 def deadline_warn() -> dict[str, int]:
     """Deadline warnings: alerts for running cases that turned yellow (黄灯) or red (红灯).
     Suggested interval: hourly (colours change at the start of a day)."""
-    from .supervision import deadline_warn as warn
+    from .supervision.services import deadline_warn as warn
 
     result = warn()
     return {"raised": result.raised, "closed": result.closed}
@@ -28,7 +28,7 @@ def deadline_warn() -> dict[str, int]:
 @shared_task(name="tongban.cases.materials_sweep", ignore_result=True)
 def materials_sweep() -> dict[str, int]:
     """Delete material files left by rolled-back submissions (older than a day). Daily."""
-    from .services import materials_sweep as sweep
+    from .submission.materials import materials_sweep as sweep
 
     result = sweep()
     return {"checked": result.checked, "deleted": result.deleted, "bytes": result.bytes_freed}

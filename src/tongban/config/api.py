@@ -12,10 +12,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from tongban.cases.api import applications_router, cases_router
-from tongban.cases.api_bundles import bundle_cases_router
-from tongban.cases.api_crossregion import router as cross_region_router
-from tongban.cases.api_supervision import collaboration_router, supervision_router
+from tongban.cases.bundles.api import bundle_cases_router
+from tongban.cases.crossregion.api import router as cross_region_router
+from tongban.cases.submission.api import applications_router, cases_router
+from tongban.cases.supervision.api import collaboration_router, supervision_router
 from tongban.catalog.api import router as catalog_router
 from tongban.core.errors import DomainError
 from tongban.exchange.api import router as exchange_router

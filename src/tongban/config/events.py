@@ -7,11 +7,13 @@ from __future__ import annotations
 
 def wire() -> None:
     """Subscribe handlers (called once from ConfigConfig.ready)."""
-    from tongban.cases import crossregion
-    from tongban.cases.bundles import bundle_on_case_status_changed
+    from tongban.cases.bundles.services import bundle_on_case_status_changed
+    from tongban.cases.crossregion import services as crossregion
     from tongban.cases.events import CaseStatusChanged
     from tongban.cases.models import CaseStatus
-    from tongban.cases.supervision import on_case_status_changed as supervision_on_status_changed
+    from tongban.cases.supervision.services import (
+        on_case_status_changed as supervision_on_status_changed,
+    )
     from tongban.core.events import subscribe
     from tongban.licenses.services import on_case_status_changed
 

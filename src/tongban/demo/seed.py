@@ -214,7 +214,7 @@ DATA_BUREAUX = (
 MARITAL_STATUSES = ["未婚", "已婚", "已婚", "已婚", "离婚", "丧偶"]
 
 
-def _data_bureau(division: str, body: str, name: str) -> Department:
+def data_bureau(division: str, body: str, name: str) -> Department:
     code = body[:17] + uscc_checksum(body[:17])
     department, _ = Department.objects.get_or_create(
         code=code, defaults={"name": name, "division_id": division}
@@ -254,7 +254,7 @@ def _seed_exchange() -> list[DemoAccount]:
     accounts: list[DemoAccount] = []
     user_model = get_user_model()
     bureaux = {
-        division: _data_bureau(division, body, name) for division, body, name, _ in DATA_BUREAUX
+        division: data_bureau(division, body, name) for division, body, name, _ in DATA_BUREAUX
     }
     owners = {
         code: department

@@ -15,11 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from tongban.cases.collaboration import assist_task_create
 from tongban.cases.deadlines import warning_date
 from tongban.cases.models import AssistTask, Case, CaseTransition
-from tongban.cases.services import UploadedMaterial, application_submit, case_transition
-from tongban.cases.supervision import deadline_warn, stuck_detect, thresholds_seed
+from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
+from tongban.cases.supervision.collaboration import assist_task_create
+from tongban.cases.supervision.services import deadline_warn, stuck_detect, thresholds_seed
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.models import ServiceItem
 from tongban.core import clock
@@ -35,7 +35,7 @@ from .seed import (
     DEMO_TOTP_KEY,
     STAFF_PASSWORD,
     DemoAccount,
-    _data_bureau,
+    data_bureau,
     synthetic_id_number,
 )
 
@@ -146,7 +146,7 @@ def _supervisors() -> list[DemoAccount]:
     user_model = get_user_model()
     for division, body, name, _ in DATA_BUREAUX:
         username = SUPERVISORS[division]
-        bureau = _data_bureau(division, body, name)
+        bureau = data_bureau(division, body, name)
         if not user_model.objects.filter(username=username).exists():
             staff_create(
                 username=username,

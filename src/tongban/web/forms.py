@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from tongban.cases.services import UploadedMaterial
+from tongban.cases.submission.services import UploadedMaterial
 from tongban.catalog.formschema import form_fields
 
 

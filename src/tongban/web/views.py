@@ -17,18 +17,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tongban.cases import presenters
-from tongban.cases.bundles import bundle_cases_for_applicant, bundle_labels
+from tongban.cases.bundles.services import bundle_cases_for_applicant, bundle_labels
 from tongban.cases.deadlines import DeadlineColour
 from tongban.cases.models import CaseStatus, MaterialSubmission
-from tongban.cases.selectors import (
+from tongban.cases.submission import presenters
+from tongban.cases.submission.selectors import (
     case_for_applicant,
     case_for_staff,
     cases_for_applicant,
     cases_for_staff,
     queue_filter,
 )
-from tongban.cases.services import (
+from tongban.cases.submission.services import (
     ACTION_LABELS,
     application_submit,
     case_resubmit,
@@ -206,7 +206,7 @@ def item_guide(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "web/item_guide.html", {"item": item, "version": item.current_version})
 
 
-def _material_rows(
+def material_rows(
     version: Any, derived: dict[str, str], unavailable: dict[str, str]
 ) -> list[dict[str, Any]]:
     """Materials with what shared data can do for each: derived (no upload) or unavailable."""
@@ -302,7 +302,7 @@ def apply(request: HttpRequest, actor: Any, code: str) -> HttpResponse:
             "use_shared": use_shared,
             "verified": verified,
             "derived": derived,
-            "material_rows": _material_rows(version, derived, unavailable),
+            "material_rows": material_rows(version, derived, unavailable),
         },
         status=status,
     )
@@ -369,7 +369,7 @@ def resubmit(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
             "fields": form_fields(version.form_schema),
             "values": values,
             "errors": errors,
-            "material_rows": _material_rows(version, {}, {}),
+            "material_rows": material_rows(version, {}, {}),
             "resubmission": True,
         },
         status=422 if errors else 200,

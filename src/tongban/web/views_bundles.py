@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tongban.cases.bundles import (
+from tongban.cases.bundles.services import (
     BundlePrefill,
     bundle_case_for_applicant,
     bundle_case_view,

@@ -12,14 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tongban.cases import crossregion
+from tongban.cases.crossregion import services as crossregion
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
 from tongban.core.errors import DomainError, NotFound
 from tongban.interchange.services import local_regions
 
 from .forms import posted_form_data, posted_materials
-from .views import _material_rows, citizen_required, staff_required
+from .views import citizen_required, material_rows, staff_required
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,7 +67,7 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
             "values": values,
             "errors": errors,
             "verified": {},
-            "material_rows": _material_rows(version, {}, {}),
+            "material_rows": material_rows(version, {}, {}),
             "handling": (handling, crossregion.region_name(handling)),
             "receiving_choices": [(c, crossregion.region_name(c)) for c in receiving_choices],
             "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,

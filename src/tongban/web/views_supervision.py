@@ -11,9 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tongban.cases import collaboration, supervision
 from tongban.cases.models import AlertKind, StuckStep
-from tongban.cases.selectors import case_for_staff
+from tongban.cases.submission.selectors import case_for_staff
+from tongban.cases.supervision import collaboration
+from tongban.cases.supervision import services as supervision
 from tongban.core import clock
 from tongban.core.errors import DomainError, NotFound
 from tongban.identity.models import Department

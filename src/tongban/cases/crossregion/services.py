@@ -56,8 +56,8 @@ from tongban.identity.selectors import Actor
 from tongban.interchange.models import Peer
 from tongban.interchange.services import handler_register, local_regions, message_send
 
-from .events import CaseStatusChanged
-from .models import (
+from ..events import CaseStatusChanged
+from ..models import (
     Case,
     CaseStatus,
     CrossRegionOrigin,
@@ -65,13 +65,13 @@ from .models import (
     ReceivedPart,
     ReceivedStage,
 )
-from .services import (
+from ..submission.services import (
     ACTION_LABELS,
     ACTION_ROLES,
     UploadedMaterial,
-    _validate_all,
     application_submit,
     case_resubmit,
+    submission_validate,
 )
 
 HANDOFF = "crossregion.handoff"
@@ -187,7 +187,7 @@ def received_application_submit(
     item = _item_definition(item_code, handling_region)
     if not item["cross_province"]:
         raise InvalidInput("not_cross_province", "该事项未开通跨省通办，请向办理地申请")
-    cleaned, types = _validate_all(
+    cleaned, types = submission_validate(
         item["form_schema"], form_data, item["materials"], materials, require_mandatory=True
     )
     names = {m["code"]: m["name"] for m in item["materials"]}
@@ -283,7 +283,7 @@ def received_joint_submit(
         uploads = materials.get(position, [])
         codes = {m["code"] for m in item["materials"]}
         try:
-            cleaned, types = _validate_all(
+            cleaned, types = submission_validate(
                 item["form_schema"],
                 {k: v for k, v in form_data.items() if k in known},
                 item["materials"],
@@ -770,7 +770,7 @@ def received_resubmit(
     _check_awaiting(correction)
     item = received_item_rules(target)
     merged = {**target.form_data, **form_data}
-    cleaned, types = _validate_all(
+    cleaned, types = submission_validate(
         item["form_schema"], merged, item["materials"], materials, require_mandatory=False
     )
     names = {m["code"]: m["name"] for m in item["materials"]}

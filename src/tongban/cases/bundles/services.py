@@ -40,9 +40,8 @@ from tongban.exchange.prefill import PrefillResult, consent_ensure, prefill
 from tongban.identity.models import EnterpriseAgent
 from tongban.identity.selectors import Actor
 
-from . import presenters
-from .events import CaseStatusChanged, CaseSubmitted
-from .models import (
+from ..events import CaseStatusChanged, CaseSubmitted
+from ..models import (
     Application,
     BundleCase,
     BundleCaseChild,
@@ -52,14 +51,15 @@ from .models import (
     CaseTransition,
     MaterialSubmission,
 )
-from .services import (
+from ..submission import presenters
+from ..submission.services import (
     UploadedMaterial,
-    _apply,
-    _case_number,
-    _record_step,
-    _store_materials,
-    _store_shared_data,
-    _validate_all,
+    case_number_next,
+    materials_store,
+    shared_data_store,
+    step_record,
+    submission_validate,
+    transition_apply,
 )
 
 logger = logging.getLogger(__name__)
@@ -323,7 +323,7 @@ def bundle_submit(
             enterprise_uscc=enterprise.uscc if enterprise is not None else None,
         )
         form_data = {**form_data, **shared.values}
-    cleaned, types = _validate_all(
+    cleaned, types = submission_validate(
         form.schema,
         form_data,
         _merged_materials(form),
@@ -378,7 +378,7 @@ def _store_shared(
             for m in form.part(item_id).version.materials
             if m["code"] == own
         }
-        [stored] = _store_materials(
+        [stored] = materials_store(
             applications[first_item],
             [UploadedMaterial(first_code, upload.filename, upload.content)],
             [content_type],
@@ -442,7 +442,7 @@ def _create(
         )
         applications[part.bundle_item_id] = application
         case = Case.objects.create(
-            case_number=_case_number(item),
+            case_number=case_number_next(item),
             application=application,
             item=item,
             item_version=part.version,
@@ -452,7 +452,7 @@ def _create(
             status=CaseStatus.WAITING if part.needs else CaseStatus.SUBMITTED,
         )
         waiting_for = "、".join(form.part(n).name for n in part.needs)
-        _record_step(
+        step_record(
             case,
             "submit",
             "",
@@ -469,7 +469,7 @@ def _create(
             needs=list(part.needs),
         )
         if shared is not None:
-            _store_shared_data(
+            shared_data_store(
                 application,
                 case,
                 shared.by_item[part.bundle_item_id],
@@ -594,7 +594,7 @@ def bundle_case_progress(*, bundle_case_id: Any) -> BundleCase:
         case.release()
         case.version += 1
         case.save()
-        _record_step(
+        step_record(
             case, "release", CaseStatus.WAITING, SYSTEM, "system", now,
             "前序事项已办结：" + "、".join(received),
         )  # fmt: skip
@@ -661,7 +661,7 @@ def bundle_resubmit(
     bundle = bundle_get(code=bundle_case.bundle.code)
     form = bundle_form(bundle, included=_child_items(bundle_case))
     merged = {**form_only(bundle_case.form_data), **form_data}
-    cleaned, types = _validate_all(
+    cleaned, types = submission_validate(
         form.schema, merged, _merged_materials(form), materials, require_mandatory=False
     )
     applications: dict[int, Application] = {}
@@ -683,7 +683,7 @@ def bundle_resubmit(
             ) from error
         application.save(update_fields=["form_data"])
         applications[child.bundle_item_id] = application
-        _apply(case, "resubmit", "", actor, "applicant")
+        transition_apply(case, "resubmit", "", actor, "applicant")
     bundle_case.form_data = {**cleaned, SITUATION_KEY: situation_of(bundle_case)}
     bundle_case.save(update_fields=["form_data"])
     # Materials go to the children that answer now (the others keep what they have).

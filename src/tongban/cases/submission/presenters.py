@@ -11,8 +11,8 @@ from django_fsm import can_proceed
 from tongban.core.masking import mask
 from tongban.identity.models import StaffMember
 
-from .deadlines import deadline_colour
-from .models import Case, CaseStatus, CaseTransition, MaterialSubmission
+from ..deadlines import deadline_colour
+from ..models import Case, CaseStatus, CaseTransition, MaterialSubmission
 from .services import ACTION_LABELS, ACTION_ROLES
 
 

@@ -16,16 +16,16 @@ from tongban.core import clock
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 
-from .api import _decode
-from .bundles import (
+from ..models import BundleCaseStatus
+from ..schemas import MAX_FORM_FIELDS, CaseOut, FormData, MaterialIn, TimelineEntryOut
+from ..submission.api import materials_decode
+from .services import (
     bundle_case_for_applicant,
     bundle_case_view,
     bundle_cases_for_applicant,
     bundle_resubmit,
     bundle_submit,
 )
-from .models import BundleCaseStatus
-from .schemas import MAX_FORM_FIELDS, CaseOut, FormData, MaterialIn, TimelineEntryOut
 
 bundle_cases_router = Router(tags=["bundles"])
 
@@ -121,7 +121,7 @@ def bundle_case_create(
         actor=request_actor(request),
         bundle_code=payload.bundle_code,
         form_data=payload.form,
-        materials=_decode(payload.materials),
+        materials=materials_decode(payload.materials),
         idempotency_key=idempotency_key,
         enterprise_uscc=payload.enterprise_uscc,
         situation=payload.situation,
@@ -174,6 +174,6 @@ def bundle_case_resubmit(
         actor=request_actor(request),
         bundle_case_id=bundle_case_id,
         form_data=payload.form,
-        materials=_decode(payload.materials),
+        materials=materials_decode(payload.materials),
     )
     return bundle_case_view(bundle_case, _today())

@@ -14,9 +14,9 @@ from tongban.core.errors import NotFound, PermissionDenied
 from tongban.core.schemas import NO_NUL, error_responses, text
 from tongban.identity.auth import request_actor
 
-from . import crossregion
-from .api import _decode
-from .schemas import MAX_FORM_FIELDS, FormData, MaterialIn
+from ..schemas import MAX_FORM_FIELDS, FormData, MaterialIn
+from ..submission.api import materials_decode
+from . import services as crossregion
 
 router = Router(tags=["cross-region"])
 
@@ -147,7 +147,7 @@ def received_create(
         handling_region=payload.handling_region,
         receiving_region=payload.receiving_region,
         form_data=payload.form,
-        materials=_decode(payload.materials),
+        materials=materials_decode(payload.materials),
         idempotency_key=idempotency_key,
     )
     return Status(200 if existing else 201, crossregion.received_summary(received))
@@ -172,7 +172,9 @@ def received_joint_create(
     actor = request_actor(request)
     existing = _replayed(actor, idempotency_key)
     materials: dict[int, list[Any]] = {}
-    for material, upload in zip(payload.materials, _decode(list(payload.materials)), strict=True):
+    for material, upload in zip(
+        payload.materials, materials_decode(list(payload.materials)), strict=True
+    ):
         materials.setdefault(material.part, []).append(upload)
     received = crossregion.received_joint_submit(
         actor=actor,
@@ -224,7 +226,7 @@ def received_resubmit(
         received_id=received_id,
         part=payload.part,
         form_data=payload.form,
-        materials=_decode(payload.materials),
+        materials=materials_decode(payload.materials),
     )
     return crossregion.received_summary(received)
 

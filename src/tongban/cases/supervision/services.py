@@ -38,9 +38,9 @@ from tongban.core.models import Division
 from tongban.identity.models import StaffMember, StaffRole
 from tongban.identity.selectors import Actor
 
-from .deadlines import CLOCK_STOPPED, DeadlineColour, filter_by_colour
-from .events import CaseStatusChanged
-from .models import (
+from ..deadlines import CLOCK_STOPPED, DeadlineColour, filter_by_colour
+from ..events import CaseStatusChanged
+from ..models import (
     AlertEscalation,
     AlertKind,
     AssistTask,

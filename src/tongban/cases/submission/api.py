@@ -14,10 +14,9 @@ from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 
-from . import presenters
-from .deadlines import DeadlineColour
-from .models import Application, CaseStatus
-from .schemas import (
+from ..deadlines import DeadlineColour
+from ..models import Application, CaseStatus
+from ..schemas import (
     ApplicationIn,
     ApplicationOut,
     CaseOut,
@@ -27,6 +26,7 @@ from .schemas import (
     StaffCaseOut,
     TransitionIn,
 )
+from . import presenters
 from .selectors import case_for_staff, cases_for_applicant, cases_for_staff, queue_filter
 from .services import (
     SubmissionResult,
@@ -41,7 +41,7 @@ applications_router = Router(tags=["applications"])
 cases_router = Router(tags=["cases"])
 
 
-def _decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
+def materials_decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
     uploads = []
     for material in materials:
         try:
@@ -97,7 +97,7 @@ def application_create(
         actor=request_actor(request),
         item_code=payload.item_code,
         form_data=payload.form,
-        materials=_decode(payload.materials),
+        materials=materials_decode(payload.materials),
         idempotency_key=idempotency_key,
         enterprise_uscc=payload.enterprise_uscc,
         use_shared_data=payload.use_shared_data,
@@ -142,7 +142,7 @@ def application_resubmit(
         actor=request_actor(request),
         case_id=case_id,
         form_data=payload.form,
-        materials=_decode(payload.materials),
+        materials=materials_decode(payload.materials),
     )
     if case.application_id != application_id:
         raise NotFound("application_not_found", "申请不存在")

@@ -15,8 +15,9 @@ from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 
-from . import collaboration, supervision
-from .models import AlertKind
+from ..models import AlertKind
+from . import collaboration
+from . import services as supervision
 
 collaboration_router = Router(tags=["collaboration"])
 supervision_router = Router(tags=["supervision"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import filetype
@@ -31,9 +30,9 @@ from tongban.exchange.services import data_use_records_link_case
 from tongban.identity.models import EnterpriseAgent, StaffRole
 from tongban.identity.selectors import Actor
 
-from .deadlines import warning_date
-from .events import CaseStatusChanged, CaseSubmitted
-from .models import (
+from ..deadlines import warning_date
+from ..events import CaseStatusChanged, CaseSubmitted
+from ..models import (
     Application,
     Case,
     CaseNumberCounter,
@@ -140,7 +139,7 @@ def _check_materials(
     return types
 
 
-def _validate_all(
+def submission_validate(
     schema: dict[str, Any],
     form_data: dict[str, Any],
     version_materials: list[dict[str, Any]],
@@ -170,7 +169,7 @@ def _validate_all(
     return cleaned, types
 
 
-def _store_materials(
+def materials_store(
     application: Application,
     uploads: list[UploadedMaterial],
     types: list[str],
@@ -219,7 +218,7 @@ def _fingerprint(
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _case_number(item: ServiceItem) -> str:
+def case_number_next(item: ServiceItem) -> str:
     """实施编码 + yyyyMMdd + 6-digit daily sequence (Guangdong's pattern, widened)."""
     prefix = f"{item.implementation_code}{clock.today():%Y%m%d}"
     table = connection.ops.quote_name(CaseNumberCounter._meta.db_table)
@@ -302,7 +301,7 @@ def application_submit(
         consent_ensure(actor=actor, item=item, enterprise_uscc=subject_enterprise)
         shared = prefill(actor=actor, item=item, enterprise_uscc=subject_enterprise)
         form_data = {**form_data, **shared.values}
-    cleaned, types = _validate_all(
+    cleaned, types = submission_validate(
         version.form_schema,
         form_data,
         version.materials,
@@ -362,11 +361,11 @@ def _create_submission(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    stored = _store_materials(
+    stored = materials_store(
         application, materials, types, {m["code"]: m["name"] for m in version.materials}
     )
     case = Case.objects.create(
-        case_number=_case_number(item),
+        case_number=case_number_next(item),
         application=application,
         item=item,
         item_version=version,
@@ -374,9 +373,9 @@ def _create_submission(
         division_code=item.division_id,
         submitted_at=now,
     )
-    first_step = _record_step(case, "submit", "", actor, "applicant", now)
+    first_step = step_record(case, "submit", "", actor, "applicant", now)
     if shared is not None:
-        _store_shared_data(application, case, shared, version.form_schema, now)
+        shared_data_store(application, case, shared, version.form_schema, now)
     audit_record_append(
         actor=actor.label,
         action="case.submit",
@@ -392,7 +391,7 @@ def _create_submission(
     return SubmissionResult(application, case, True, tuple(stored), (first_step,))
 
 
-def _store_shared_data(
+def shared_data_store(
     application: Application,
     case: Case,
     shared: PrefillResult,
@@ -430,7 +429,7 @@ def _store_shared_data(
     )
 
 
-def _record_step(
+def step_record(
     case: Case, action: str, from_status: str, actor: Actor, role: str, when: Any, comment: str = ""
 ) -> CaseTransition:
     """Append one step to the case's history (办理过程)."""
@@ -461,7 +460,7 @@ def case_transition(
                 raise NotFound("case_not_found", "办件不存在")
             case = case_for_staff(staff=actor.staff, case_id=case_id, lock=True)
             role = _check_transition(case, actor, action, comment, expected_version)
-            _apply(case, action, comment.strip(), actor, role)
+            transition_apply(case, action, comment.strip(), actor, role)
             return case
     except DomainError as error:
         audit_record_append(
@@ -508,7 +507,7 @@ def _check_transition(
     return sorted(roles)[0]
 
 
-def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> None:
+def transition_apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> None:
     from_status = case.status
     getattr(case, action)()
     now = clock.now()
@@ -531,7 +530,7 @@ def _apply(case: Case, action: str, comment: str, actor: Actor, role: str) -> No
         case.completed_at = now
     case.version += 1
     case.save()
-    _record_step(case, action, from_status, actor, role, now, comment)
+    step_record(case, action, from_status, actor, role, now, comment)
     audit_record_append(
         actor=actor.label,
         action=f"case.{action}",
@@ -567,7 +566,7 @@ def case_resubmit(
         raise Conflict(
             "illegal_transition", f"办件当前状态为“{case.get_status_display()}”，无需补正"
         )
-    cleaned, types = _validate_all(
+    cleaned, types = submission_validate(
         case.item_version.form_schema,
         form_data,
         case.item_version.materials,
@@ -577,10 +576,10 @@ def case_resubmit(
     application = case.application
     application.form_data = cleaned
     application.save(update_fields=["form_data"])
-    _store_materials(
+    materials_store(
         application, materials, types, {m["code"]: m["name"] for m in case.item_version.materials}
     )
-    _apply(case, "resubmit", comment, actor, "applicant")
+    transition_apply(case, "resubmit", comment, actor, "applicant")
     return case
 
 
@@ -589,74 +588,3 @@ def case_reveal_personal_data(*, actor: Actor, case: Case) -> None:
     audit_record_append(
         actor=actor.label, action="case.view_unmasked", object_type="case", object_id=str(case.pk)
     )
-
-
-# ---------------------------------------------------------------- material housekeeping
-
-MATERIAL_ROOT = "materials"
-SWEEP_MIN_AGE = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    checked: int  # files under materials/ old enough to be judged
-    deleted: int  # of them, referenced by no submitted material
-    bytes_freed: int
-    dry_run: bool
-
-
-def materials_sweep(
-    *, older_than: timedelta = timedelta(hours=24), dry_run: bool = False
-) -> SweepResult:
-    """Delete material files that no `MaterialSubmission` refers to.
-
-    A submission writes its files before its transaction commits; when the transaction rolls
-    back (refused, failed, a worker killed mid-request) the rows vanish and the files stay.
-    They hold applicants' documents, so keeping them would keep personal data with no purpose
-    (GB/T 35273: delete what is no longer needed). Only files older than `older_than` (at
-    least an hour) are judged, so a submission still in flight is never touched. The sweep is
-    audited with counts, never file names. Periodic: `tongban.cases.materials_sweep` (daily);
-    by hand: `tongban materials sweep`."""
-    if older_than < SWEEP_MIN_AGE:
-        raise InvalidInput("sweep_too_young", "只能清理至少 1 小时前写入的文件")
-    storage = MaterialSubmission._meta.get_field("file").storage
-    cutoff = clock.now() - older_than
-    checked = deleted = freed = 0
-    for directory, names in _material_files(storage, MATERIAL_ROOT):
-        old = [
-            f"{directory}/{name}"
-            for name in names
-            if storage.get_modified_time(f"{directory}/{name}") < cutoff
-        ]
-        for start in range(0, len(old), 500):
-            batch = old[start : start + 500]
-            referenced = set(
-                MaterialSubmission.objects.filter(file__in=batch).values_list("file", flat=True)
-            )
-            checked += len(batch)
-            for name in batch:
-                if name in referenced:
-                    continue
-                deleted += 1
-                freed += storage.size(name)
-                if not dry_run:
-                    storage.delete(name)
-    if deleted and not dry_run:
-        audit_record_append(
-            actor="system:housekeeping",
-            action="materials.sweep",
-            object_type="storage",
-            object_id=MATERIAL_ROOT,
-            detail={"checked": checked, "deleted": deleted, "bytes": freed},
-        )
-    return SweepResult(checked, deleted, freed, dry_run)
-
-
-def _material_files(storage: Any, directory: str) -> Any:
-    """(directory, file names) for `directory` and every directory below it."""
-    if not storage.exists(directory):
-        return
-    directories, files = storage.listdir(directory)
-    yield directory, files
-    for child in sorted(directories):
-        yield from _material_files(storage, f"{directory}/{child}")

@@ -14,11 +14,11 @@ from tongban.core.errors import NotFound
 from tongban.core.ids import uuid_or_not_found
 from tongban.identity.models import StaffMember
 
-from .deadlines import filter_by_colour
-from .models import Case, CaseStatus
+from ..deadlines import filter_by_colour
+from ..models import Case, CaseStatus
 
 
-def _uuid(value: Any) -> UUID:
+def case_uuid(value: Any) -> UUID:
     return uuid_or_not_found(value, "case_not_found", "办件不存在")
 
 
@@ -32,7 +32,7 @@ def case_for_staff(*, staff: StaffMember, case_id: Any, lock: bool = False) -> C
     cases = cases_for_staff(staff=staff)
     if lock:
         cases = cases.select_for_update(of=("self",))
-    case = cases.filter(pk=_uuid(case_id)).first()
+    case = cases.filter(pk=case_uuid(case_id)).first()
     if case is None:
         raise NotFound("case_not_found", "办件不存在")
     return case
@@ -45,7 +45,7 @@ def cases_for_applicant(*, user: Any) -> QuerySet[Case]:
 
 
 def case_for_applicant(*, user: Any, case_id: Any) -> Case:
-    case = cases_for_applicant(user=user).filter(pk=_uuid(case_id)).first()
+    case = cases_for_applicant(user=user).filter(pk=case_uuid(case_id)).first()
     if case is None:
         raise NotFound("case_not_found", "办件不存在")
     return case
@@ -79,7 +79,7 @@ CLOSED_STATUSES = {CaseStatus.REJECTED, CaseStatus.COMPLETED}
 def case_state_for_department(case_id: str, department_id: int) -> str | None:
     """ "open" or "closed" for a case of this department; None when it has no such case."""
     try:
-        key = _uuid(case_id)
+        key = case_uuid(case_id)
     except NotFound:
         return None
     # Asked on every exchange lookup: plain SQL on the primary key, no ORM compilation.

@@ -27,7 +27,7 @@ from tongban.core.masking import mask
 from tongban.identity.models import Department, StaffMember, StaffRole
 from tongban.identity.selectors import Actor
 
-from .models import (
+from ..models import (
     AssistTask,
     AssistTaskStatus,
     Case,
@@ -37,8 +37,8 @@ from .models import (
     HandoffKind,
     StuckAlert,
 )
-from .presenters import masked_applicant
-from .selectors import _uuid, case_for_staff
+from ..submission.presenters import masked_applicant
+from ..submission.selectors import case_for_staff, case_uuid
 
 HANDLER_ROLES = {StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION}
 CLOSED = {CaseStatus.REJECTED, CaseStatus.COMPLETED}
@@ -480,7 +480,7 @@ def transfer_pick_up(*, actor: Actor, case_id: Any) -> Case:
 def transfers_pick_up_on_action(*, case_id: Any, now: datetime) -> int:
     """Acting on a transferred case (e.g. accepting it) picks the transfer up implicitly."""
     try:
-        key = _uuid(case_id)
+        key = case_uuid(case_id)
     except NotFound:
         return 0
     case = Case.objects.filter(pk=key).select_related("department").first()

@@ -1,0 +1,3 @@
+"""协办、转办与督办: assist tasks, hand-offs and transfers between departments (`collaboration`);
+stuck-case and deadline alerts with escalation (`services`) (ADR 0013). Builds on
+`submission`."""
