@@ -112,6 +112,8 @@ STATEFUL = {
     "cases.AssistTask": "status",
     "licenses.License": "status",
     "core.EventDelivery": "status",
+    "cases.ReceivedPart": "stage",
+    "exchange.Grant": "status",
 }
 
 

@@ -6,9 +6,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django_fsm import FSMField, transition
+from django_fsm import RETURN_VALUE, FSMField, transition
 
 from tongban.catalog.models import ServiceItem, ServiceItemVersion
+from tongban.core.fsm import StateMachineMixin
 from tongban.identity.models import Department, Enterprise
 
 
@@ -105,7 +106,7 @@ class SharedDataEvidence(models.Model):
         return f"已通过{self.registry_name}核验：{self.title}"
 
 
-class Case(models.Model):
+class Case(StateMachineMixin, models.Model):
     """办件: one department's handling of one application."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -231,7 +232,7 @@ class AssistTaskStatus(models.TextChoices):
     DECLINED = "declined", "已退回"
 
 
-class AssistTask(models.Model):
+class AssistTask(StateMachineMixin, models.Model):
     """协办任务: the lead (主办) department asks an assisting (协办) department for one answer.
 
     The assisting department sees the task, the case summary and the form fields the lead chose
@@ -248,8 +249,12 @@ class AssistTask(models.Model):
     shared_fields = models.JSONField("共享的申请表字段", default=list, blank=True)
     due_days = models.PositiveSmallIntegerField("办理时限（工作日）")
     due_on = models.DateField("协办期限")
-    status = models.CharField(
-        "状态", max_length=10, choices=AssistTaskStatus.choices, default=AssistTaskStatus.OPEN
+    status = FSMField(
+        "状态",
+        max_length=10,
+        choices=AssistTaskStatus.choices,
+        default=AssistTaskStatus.OPEN,
+        protected=True,
     )
     answer = models.TextField("协办意见", blank=True)
     created_by = models.ForeignKey(
@@ -282,6 +287,14 @@ class AssistTask(models.Model):
 
     def __str__(self) -> str:
         return f"协办 #{self.pk} {self.department}"
+
+    @transition(field=status, source=AssistTaskStatus.OPEN, target=AssistTaskStatus.DONE)
+    def complete(self) -> None:
+        """答复: the assisting department answered."""
+
+    @transition(field=status, source=AssistTaskStatus.OPEN, target=AssistTaskStatus.DECLINED)
+    def decline(self) -> None:
+        """退回: the assisting department declined, with its reason."""
 
 
 class HandoffKind(models.TextChoices):
@@ -440,7 +453,39 @@ class ReceivedStage(models.TextChoices):
     IN_HANDLING = "in_handling", "办理地办理中"
 
 
-class ReceivedApplication(models.Model):
+class HandlingStages(StateMachineMixin):
+    """The stages of a received application, or of one part of a joint one: checked here, then
+    handed over, then declined or in handling as the handling region reports."""
+
+    @transition(field="stage", source=ReceivedStage.RECEIVED, target=ReceivedStage.HANDED_OVER)
+    def hand_over(self) -> None: ...
+
+    @transition(field="stage", source=ReceivedStage.RECEIVED, target=ReceivedStage.REFUSED)
+    def refuse(self) -> None: ...
+
+    @transition(field="stage", source=ReceivedStage.HANDED_OVER, target=ReceivedStage.DECLINED)
+    def decline(self) -> None: ...
+
+    @transition(
+        field="stage",
+        source=[ReceivedStage.HANDED_OVER, ReceivedStage.IN_HANDLING],
+        target=ReceivedStage.IN_HANDLING,
+    )
+    def report(self) -> None: ...
+
+    @transition(
+        field="stage",
+        source=[ReceivedStage.HANDED_OVER, ReceivedStage.IN_HANDLING, ReceivedStage.DECLINED],
+        target=RETURN_VALUE(
+            ReceivedStage.HANDED_OVER, ReceivedStage.IN_HANDLING, ReceivedStage.DECLINED
+        ),
+    )
+    def derive(self, stage: str) -> str:
+        """多地联办: the application's own stage, derived from its parts'."""
+        return stage
+
+
+class ReceivedApplication(HandlingStages, models.Model):
     """代收件: an application received in this region for an item handled in another."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -454,8 +499,12 @@ class ReceivedApplication(models.Model):
     form_data = models.JSONField("申请表")
     materials = models.JSONField("材料 (名称、摘要、内容)")
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
-    stage = models.CharField(
-        "代收状态", max_length=16, choices=ReceivedStage.choices, default=ReceivedStage.RECEIVED
+    stage = FSMField(
+        "代收状态",
+        max_length=16,
+        choices=ReceivedStage.choices,
+        default=ReceivedStage.RECEIVED,
+        protected=True,
     )
     checked_by = models.CharField("代收审核人", max_length=150, blank=True)
     checked_at = models.DateTimeField("代收审核时间", null=True, blank=True)
@@ -510,7 +559,7 @@ class CrossRegionOrigin(models.Model):
         return f"{self.case_id} ← {self.receiving_region}"
 
 
-class ReceivedPart(models.Model):
+class ReceivedPart(HandlingStages, models.Model):
     """多地联办: one part of a received application, an item handled by one region. A
     single-region application has no parts (its handling is recorded on the application)."""
 
@@ -522,8 +571,12 @@ class ReceivedPart(models.Model):
     item_code = models.CharField("事项实施编码", max_length=64)
     item_name = models.CharField("事项名称", max_length=200)
     form_data = models.JSONField("本部分申请表", default=dict)
-    stage = models.CharField(
-        "移交状态", max_length=16, choices=ReceivedStage.choices, default=ReceivedStage.RECEIVED
+    stage = FSMField(
+        "移交状态",
+        max_length=16,
+        choices=ReceivedStage.choices,
+        default=ReceivedStage.RECEIVED,
+        protected=True,
     )
     note = models.TextField("说明", blank=True)
     remote_case_id = models.CharField("办理地办件", max_length=64, blank=True)

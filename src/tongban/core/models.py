@@ -8,6 +8,8 @@ import uuid
 from django.db import models
 from django_fsm import FSMField, transition
 
+from .fsm import StateMachineMixin
+
 
 class DivisionLevel(models.TextChoices):
     NATION = "nation", "国家"
@@ -160,7 +162,7 @@ class Event(models.Model):
         return f"{self.name} {self.id}"
 
 
-class EventDelivery(models.Model):
+class EventDelivery(StateMachineMixin, models.Model):
     """One subscriber's delivery of an event: retried with backoff until its handler succeeds,
     parked after too many failures for an administrator to read and replay."""
 

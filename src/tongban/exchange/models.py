@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django_fsm import FSMField, transition
 
+from tongban.core.fsm import StateMachineMixin
 from tongban.identity.models import Department
 
 
@@ -154,7 +156,7 @@ class GrantStatus(models.TextChoices):
     REVOKED = "revoked", "已撤销"
 
 
-class Grant(models.Model):
+class Grant(StateMachineMixin, models.Model):
     """共享授权: a department may use an owner's elements for one purpose (a service item)."""
 
     department = models.ForeignKey(
@@ -169,8 +171,12 @@ class Grant(models.Model):
         "需明文的数据元", default=list, blank=True, help_text="用途确需明文的数据元，须说明理由"
     )
     reason = models.TextField("申请理由")
-    status = models.CharField(
-        "状态", max_length=10, choices=GrantStatus.choices, default=GrantStatus.REQUESTED
+    status = FSMField(
+        "状态",
+        max_length=10,
+        choices=GrantStatus.choices,
+        default=GrantStatus.REQUESTED,
+        protected=True,
     )
     requested_by = models.CharField("申请人", max_length=150)
     requested_at = models.DateTimeField("申请时间")
@@ -189,6 +195,12 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"授权 #{self.pk} {self.purpose}"
+
+    @transition(field=status, source=GrantStatus.REQUESTED, target=GrantStatus.APPROVED)
+    def approve(self) -> None: ...
+
+    @transition(field=status, source=GrantStatus.REQUESTED, target=GrantStatus.REFUSED)
+    def refuse(self) -> None: ...
 
 
 class Consent(models.Model):

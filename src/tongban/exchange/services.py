@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django_fsm import can_proceed
 
 from tongban.catalog.selectors import item_declared_elements
 from tongban.core import clock
@@ -329,7 +330,7 @@ def grant_decide(
     )
     if grant is None:
         raise NotFound("grant_not_found", "共享申请不存在")
-    if grant.status != GrantStatus.REQUESTED:
+    if not can_proceed(grant.approve):
         from tongban.core.errors import Conflict
 
         raise Conflict("grant_decided", f"该申请已{grant.get_status_display()}，不能重复审批")
@@ -339,11 +340,12 @@ def grant_decide(
         expires_at = expires_at or now + timedelta(days=int(exchange_setting("GRANT_DAYS")))
         if expires_at <= now:
             raise InvalidInput("expiry_in_past", "有效期必须晚于当前时间")
-        grant.status, grant.expires_at = GrantStatus.APPROVED, expires_at
+        grant.approve()
+        grant.expires_at = expires_at
     else:
         if not note:
             raise InvalidInput("note_required", "拒绝须填写理由", fields={"note": "请填写拒绝理由"})
-        grant.status = GrantStatus.REFUSED
+        grant.refuse()
     grant.decided_by, grant.decided_at, grant.decision_note = actor.label, now, note[:2000]
     transaction.on_commit(exchange_cache_clear)
     grant.save(update_fields=["status", "expires_at", "decided_by", "decided_at", "decision_note"])

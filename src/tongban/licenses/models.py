@@ -7,8 +7,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django_fsm import FSMField, transition
 
 from tongban.cases.models import Case
+from tongban.core.fsm import StateMachineMixin
 from tongban.identity.models import Department, Enterprise
 
 
@@ -104,7 +106,7 @@ class LicenseStatus(models.TextChoices):
     EXPIRED = "expired", "已过期"
 
 
-class License(models.Model):
+class License(StateMachineMixin, models.Model):
     """电子证照: the signed licence data (canonical JSON) plus its state on this platform."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -143,8 +145,12 @@ class License(models.Model):
     signature = models.CharField("签名 (SM2, hex)", max_length=128)
     log_index = models.PositiveBigIntegerField("存证序号（签发事件在日志中的位置）")
     log_entry = models.TextField("签发事件（日志条目）")
-    status = models.CharField(
-        "状态", max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.VALID
+    status = FSMField(
+        "状态",
+        max_length=16,
+        choices=LicenseStatus.choices,
+        default=LicenseStatus.VALID,
+        protected=True,
     )
     status_reason = models.CharField("状态变更原因", max_length=500, blank=True)
     status_changed_at = models.DateTimeField("状态变更时间", null=True, blank=True)
@@ -160,6 +166,27 @@ class License(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+    # States move only by these transitions (the issuing department's, and expiry).
+    @transition(field=status, source=LicenseStatus.VALID, target=LicenseStatus.SUSPENDED)
+    def suspend(self) -> None: ...
+
+    @transition(field=status, source=LicenseStatus.SUSPENDED, target=LicenseStatus.VALID)
+    def reinstate(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[LicenseStatus.VALID, LicenseStatus.SUSPENDED, LicenseStatus.EXPIRED],
+        target=LicenseStatus.REVOKED,
+    )
+    def revoke(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[LicenseStatus.VALID, LicenseStatus.SUSPENDED],
+        target=LicenseStatus.EXPIRED,
+    )
+    def expire(self) -> None: ...
 
 
 class LicenseEventType(models.TextChoices):

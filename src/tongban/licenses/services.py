@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django_fsm import can_proceed
 
 from tongban.cases.models import Case, CaseStatus
 from tongban.core import clock
@@ -337,15 +338,11 @@ def on_case_status_changed(event: Any) -> None:
 
 # ---- status changes by the issuing department -----------------------------------------------
 
-_TRANSITIONS: dict[str, tuple[set[str], str, str]] = {
-    # action: (from statuses, to status, log event)
-    "suspend": ({LicenseStatus.VALID}, LicenseStatus.SUSPENDED, LicenseEventType.SUSPENSION),
-    "reinstate": ({LicenseStatus.SUSPENDED}, LicenseStatus.VALID, LicenseEventType.REINSTATEMENT),
-    "revoke": (
-        {LicenseStatus.VALID, LicenseStatus.SUSPENDED, LicenseStatus.EXPIRED},
-        LicenseStatus.REVOKED,
-        LicenseEventType.REVOCATION,
-    ),
+# action → the log event it records (the transitions are on the model).
+_EVENTS: dict[str, str] = {
+    "suspend": LicenseEventType.SUSPENSION,
+    "reinstate": LicenseEventType.REINSTATEMENT,
+    "revoke": LicenseEventType.REVOCATION,
 }
 _ACTION_LABELS = {"suspend": "暂停使用", "reinstate": "恢复使用", "revoke": "吊销"}
 
@@ -362,13 +359,13 @@ def _license_status_change(*, actor: Actor, license_id: Any, action: str, reason
             reason = reason.strip()
             if not reason:
                 raise InvalidInput("reason_required", "请填写原因", fields={"reason": "必填"})
-            sources, target, event_type = _TRANSITIONS[action]
-            if license.status not in sources:
+            if not can_proceed(getattr(license, action)):
                 raise Conflict(
                     "illegal_status_change",
                     f"证照当前状态为“{license.get_status_display()}”，不能{_ACTION_LABELS[action]}",
                 )
-            license.status = target
+            getattr(license, action)()
+            event_type = _EVENTS[action]
             license.status_reason = reason[:500]
             license.status_changed_at = clock.now()
             license.save(update_fields=["status", "status_reason", "status_changed_at"])
@@ -378,7 +375,7 @@ def _license_status_change(*, actor: Actor, license_id: Any, action: str, reason
                 action=f"license.{action}",
                 object_type="license",
                 object_id=str(license.pk),
-                detail={"to": target},
+                detail={"to": license.status},
             )
             return license
     except DomainError as error:
@@ -429,7 +426,7 @@ def license_expire(*, license_id: Any) -> bool:
     )
     if license is None:
         return False
-    license.status = LicenseStatus.EXPIRED
+    license.expire()
     license.status_changed_at = clock.now()
     license.save(update_fields=["status", "status_changed_at"])
     _log_event(license, LicenseEventType.EXPIRY, ActorKind.SYSTEM)

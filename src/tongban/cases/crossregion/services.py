@@ -41,6 +41,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
+from django_fsm import can_proceed
 
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
@@ -394,7 +395,7 @@ def received_application_check(
         received.checked_at = clock.now()
         received.note = comment
         if accept:
-            received.stage = ReceivedStage.HANDED_OVER
+            received.hand_over()
             parts = list(received.parts.all())
             received.timeline.append(
                 _entry(
@@ -406,13 +407,13 @@ def received_application_check(
                 )
             )
             for part in parts:
-                part.stage = ReceivedStage.HANDED_OVER
+                part.hand_over()
                 part.save(update_fields=["stage"])
                 _hand_over(received, part, actor)
             if not parts:
                 _hand_over(received, None, actor)
         else:
-            received.stage = ReceivedStage.REFUSED
+            received.refuse()
             received.timeline.append(
                 _entry("refused", "代收审核未通过", received.receiving_region, comment)
             )
@@ -491,12 +492,15 @@ def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str
         return {"applied": False, "sequence": target.last_sequence}
     target.last_sequence = sequence
     part = position if parts else None
+    if not can_proceed(target.decline if payload.get("declined") else target.report):
+        # A status for a part already declined (or never handed over): recorded, not applied.
+        return {"applied": False, "code": "unexpected_stage", "stage": target.stage}
     if payload.get("declined"):
-        target.stage = ReceivedStage.DECLINED
+        target.decline()
         target.note = str(payload.get("message", ""))[:500]
         received.timeline.append(_entry("declined", "办理地未受理", sender, target.note, part))
     else:
-        target.stage = ReceivedStage.IN_HANDLING
+        target.report()
         target.remote_case_id = str(payload.get("case_id", ""))[:64]
         target.remote_case_number = str(payload.get("case_number", ""))[:50]
         target.remote_status = str(payload.get("status", ""))[:24]
@@ -514,7 +518,7 @@ def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str
             target.note = str(entry["comment"])
     if isinstance(target, ReceivedPart):
         target.save()
-        received.stage = _joint_stage(parts)
+        received.derive(_joint_stage(parts))
     received.save()
     return {"applied": True, "sequence": sequence}
 

@@ -301,7 +301,7 @@ def assist_task_answer(*, actor: Actor, task_id: Any, outcome: str, answer: str)
         now = clock.now()
         if task.picked_up_at is None:
             _pick_up(task, actor, now)
-        task.status = outcome
+        task.complete() if outcome == AssistTaskStatus.DONE else task.decline()
         task.answer = answer
         task.answered_by = actor.user
         task.answered_at = now
