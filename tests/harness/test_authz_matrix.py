@@ -38,7 +38,8 @@ from tongban.catalog.bundles import bundle_save
 from tongban.catalog.models import Material
 from tongban.catalog.services import item_publish
 from tongban.core import clock
-from tongban.core.models import Division
+from tongban.core.audit import Outcome
+from tongban.core.models import AuditRecord, Division
 from tongban.core.services import calendar_seed_year
 from tongban.exchange.services import consent_give, grant_request, registries_seed
 from tongban.identity.models import Department, StaffRole
@@ -72,6 +73,8 @@ ROLES = (
 class Cell:
     status: int
     check: str = ""  # name of an extra assertion in CHECKS
+    # A refusal the page answers with a redirect and a message, not an error status.
+    refused: bool = False
 
 
 def row(default: int, **overrides: int | Cell) -> dict[str, Cell]:
@@ -348,7 +351,12 @@ WEB: dict[tuple[str, str], dict[str, Cell]] = {
         302, clerk=200, reviewer=200, other_department=404, other_region=404, catalog_admin=404
     ),
     ("POST", "web:case_action"): row(
-        302, clerk=Cell(302, "accepted"), other_department=404, other_region=404, catalog_admin=404
+        302,
+        clerk=Cell(302, "accepted"),
+        reviewer=Cell(302, refused=True),  # 受理 needs the intake role: refused, back to the case
+        other_department=404,
+        other_region=404,
+        catalog_admin=404,
     ),
     ("GET", "admin:index"): row(302, catalog_admin=200, superuser=200),
     ("GET", "web:my_data_use"): row(302, owner=200, other_citizen=200, enterprise_agent=200),
@@ -987,22 +995,47 @@ def prepare(world: dict[str, Any], endpoint: str) -> None:
         )
 
 
+# A refused request: the signed-in user may not do this (403), may not see it (404), or the
+# object is not in a state that allows it (409). Input errors (400, 422) are answered, not
+# refused; an anonymous 401 is the sign-in's business (ADR 0020).
+REFUSED = {403, 404, 409}
+
+
+def denials() -> int:
+    return AuditRecord.objects.filter(outcome=Outcome.DENIED).count()
+
+
+def _check_denials(cell: Cell, role: str, response: Any, denied_before: int, where: str) -> None:
+    """One refusal policy: every refused request of a signed-in user leaves exactly one denial
+    record, on the API and on the pages alike; anything else leaves none."""
+    refused = cell.refused or response.status_code in REFUSED
+    expected = 1 if role != "anonymous" and refused else 0
+    assert denials() - denied_before == expected, (
+        f"{where}: {denials() - denied_before} denial records for {response.status_code}, "
+        f"expected {expected}"
+    )
+
+
 @pytest.mark.parametrize(("method", "path", "role"), API_CELLS)
 def test_api_matrix(world: dict[str, Any], method: str, path: str, role: str) -> None:
     prepare(world, path)
-    before = snapshot()
+    before, denied_before = snapshot(), denials()
     response = api_request(world, method, path, role)
-    _check(world, API[(method, path)][role], response, before, method, f"{method} {path} as {role}")
+    where = f"{method} {path} as {role}"
+    _check(world, API[(method, path)][role], response, before, method, where)
     if response.status_code >= 400:
         assert set(response.json()) == {"code", "message", "fields"}
+    _check_denials(API[(method, path)][role], role, response, denied_before, where)
 
 
 @pytest.mark.parametrize(("method", "name", "role"), WEB_CELLS)
 def test_web_matrix(world: dict[str, Any], method: str, name: str, role: str) -> None:
     prepare(world, name)
-    before = snapshot()
+    before, denied_before = snapshot(), denials()
     response = web_request(world, method, name, role)
-    _check(world, WEB[(method, name)][role], response, before, method, f"{method} {name} as {role}")
+    where = f"{method} {name} as {role}"
+    _check(world, WEB[(method, name)][role], response, before, method, where)
+    _check_denials(WEB[(method, name)][role], role, response, denied_before, where)
 
 
 # ---------------------------------------------------------------- completeness

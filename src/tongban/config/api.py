@@ -17,10 +17,13 @@ from tongban.cases.crossregion.api import router as cross_region_router
 from tongban.cases.submission.api import applications_router, cases_router
 from tongban.cases.supervision.api import collaboration_router, supervision_router
 from tongban.catalog.api import router as catalog_router
+from tongban.core.audit import refusal_record
 from tongban.core.errors import DomainError
 from tongban.exchange.api import router as exchange_router
 from tongban.identity.api import router as auth_router
 from tongban.identity.auth import BearerToken
+from tongban.identity.selectors import actor_for_user
+from tongban.identity.services import api_token_user
 from tongban.interchange.api import router as interchange_router
 from tongban.ledger.api import router as ledger_router
 from tongban.licenses.api import router as licenses_router
@@ -58,7 +61,22 @@ def _error(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
-    return _error(request, error.status, error.code, error.message, error.fields)
+    if error.is_refusal and not error.recorded:  # one refusal policy with the pages (ADR 0020)
+        refusal_record(error, actor=_actor_label(request), object_id=request.path)
+    return _error(request, error.status, error.code, error.message, error.field_messages())
+
+
+def _actor_label(request: HttpRequest) -> str:
+    """Who was refused: the authenticated account or system, or the bearer of a valid token
+    on an endpoint that does not authenticate accounts (peers sign their messages instead)."""
+    auth = getattr(request, "auth", None)
+    if auth is not None and not hasattr(auth, "is_authenticated"):
+        return str(getattr(auth, "label", "anonymous"))  # a department system (API key)
+    if auth is None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            auth = api_token_user(token.strip())
+    return actor_for_user(auth).label
 
 
 @api.exception_handler(NinjaValidationError)

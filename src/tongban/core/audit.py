@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, models, transaction
 
 from . import clock
 from .crypto import sm3_hex
+from .errors import DomainError
 from .models import AuditHead, AuditRecord
 from .sql import insert_from_sql, insert_sql, mark_saved, pk_sequence, row_insert
 
@@ -357,17 +358,27 @@ def audit_verify() -> ChainReport:
     return verify_chain(records, head)
 
 
-def audit_denial(actor: str, path: str, error: Exception) -> None:
-    """Record a refused request (403/404/409/…) once: services that already audited their
-    refusal mark the error `audited`, and anonymous 401s are the login audit's business."""
-    if getattr(error, "audited", False) or actor == "anonymous":
+def refusal_record(
+    error: DomainError,
+    *,
+    actor: str,
+    action: str = "request.denied",
+    object_type: str = "path",
+    object_id: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The one refusal policy (ADR 0020): record a refused request once. A service that knows
+    more (the case and the action refused) records it itself; the edge (API error handler,
+    pages' middleware) records what is left as `request.denied` on the path. Anonymous
+    requests are the sign-in's business and are not recorded here."""
+    if error.recorded or actor == "anonymous":
         return
     audit_record_append(
         actor=actor,
-        action="request.denied",
+        action=action[:64],
         outcome=Outcome.DENIED,
-        object_type="path",
-        object_id=path[:64],
-        detail={"code": getattr(error, "code", type(error).__name__)},
+        object_type=object_type,
+        object_id=object_id[:64],
+        detail={"code": error.code, **(detail or {})},
     )
-    error.audited = True  # type: ignore[attr-defined]
+    error.mark_recorded()

@@ -36,7 +36,13 @@ from django.db import IntegrityError, transaction
 
 from tongban.core import audit, clock
 from tongban.core.crypto import key_fingerprint, sm2_keypair, sm2_sign, sm2_verify
-from tongban.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.errors import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from tongban.core.keys import sm2_key, sm2_key_promote, sm2_key_stage
 from tongban.core.registry import Registry
 
@@ -51,10 +57,6 @@ SIGNATURE_HEADER = "X-Tongban-Signature"
 
 Handler = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 HANDLERS: Registry[Handler] = Registry("interchange message handler")
-
-
-class Unauthenticated(DomainError):
-    status = 401
 
 
 def _max_body_bytes() -> int:

@@ -371,8 +371,7 @@ def witness_observe(*, origin: str, note: str, consistency_proof: Sequence[bytes
             f"检测到分叉视图：{origin} 的检查点与此前见到的不一致（{outcome.get_kind_display()}）",
             fields={"alert_id": str(outcome.pk), "kind": outcome.kind},
         )
-        error.audited = True  # type: ignore[attr-defined]
-        raise error
+        raise error.mark_recorded()  # the alert is audited
     return outcome
 
 

@@ -24,7 +24,7 @@ from django_fsm import can_proceed
 
 from tongban.cases.models import Case, CaseStatus
 from tongban.core import clock
-from tongban.core.audit import Outcome, audit_record_append
+from tongban.core.audit import Outcome, audit_record_append, refusal_record
 from tongban.core.crypto import sm2_public_key, sm2_sign, sm3_hex
 from tongban.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from tongban.identity.models import Department, StaffRole
@@ -379,15 +379,13 @@ def _license_status_change(*, actor: Actor, license_id: Any, action: str, reason
             )
             return license
     except DomainError as error:
-        audit_record_append(
+        refusal_record(
+            error,
             actor=actor.label,
             action=f"license.{action}",
-            outcome=Outcome.DENIED,
             object_type="license",
-            object_id=str(license_id)[:64],
-            detail={"code": error.code},
+            object_id=str(license_id),
         )
-        error.audited = True  # type: ignore[attr-defined]
         raise
 
 

@@ -47,7 +47,7 @@ class DomainErrorMiddleware:
         from django.db import InterfaceError, OperationalError
         from django.shortcuts import render
 
-        from tongban.core.audit import audit_denial
+        from tongban.core.audit import refusal_record
         from tongban.core.errors import DomainError
         from tongban.identity.selectors import actor_for_user
 
@@ -68,7 +68,9 @@ class DomainErrorMiddleware:
             return response
         if not isinstance(exception, DomainError):
             return None
-        audit_denial(actor_for_user(getattr(request, "user", None)).label, request.path, exception)
+        if exception.is_refusal:
+            actor = actor_for_user(getattr(request, "user", None)).label
+            refusal_record(exception, actor=actor, object_id=request.path)
         return render(
             request,
             "web/error.html",

@@ -48,7 +48,14 @@ from tongban.catalog.selectors import item_get
 from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
 from tongban.core.crypto import sha256_hex, sm3_hex
-from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from tongban.core.ids import uuid_or_not_found
 from tongban.core.masking import mask
 from tongban.core.models import Division
@@ -111,10 +118,6 @@ class PartRequest:
 
     item_code: str
     handling_region: str
-
-
-class Unavailable(DomainError):
-    status = 503
 
 
 # ---------------------------------------------------------------- the item to be handled

@@ -21,7 +21,7 @@ from tongban.catalog.formschema import validate_form_data
 from tongban.catalog.models import ServiceItem
 from tongban.catalog.selectors import item_get
 from tongban.core import clock, events
-from tongban.core.audit import Outcome, audit_record_append
+from tongban.core.audit import audit_record_append, refusal_record
 from tongban.core.calendar import Calendar
 from tongban.core.crypto import sha256_hex, sm3_hex
 from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
@@ -463,15 +463,13 @@ def case_transition(
             transition_apply(case, action, comment.strip(), actor, role)
             return case
     except DomainError as error:
-        audit_record_append(
+        refusal_record(
+            error,
             actor=actor.label,
-            action=f"case.{action}"[:64],
-            outcome=Outcome.DENIED,
+            action=f"case.{action}",
             object_type="case",
-            object_id=str(case_id)[:64],
-            detail={"code": error.code},
+            object_id=str(case_id),
         )
-        error.audited = True  # type: ignore[attr-defined]
         raise
 
 

@@ -1,0 +1,103 @@
+"""用户授权: the data subject lets an item's department fill and verify from the registries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db import transaction
+
+from tongban.core import clock
+from tongban.core.audit import audit_record_append
+from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
+from tongban.identity.selectors import Actor
+
+from ..conf import exchange_setting
+from ..models import (
+    Consent,
+    SubjectType,
+)
+from .catalog import element_names, elements_by_code, purpose_elements
+from .subjects import subject_key
+
+
+@transaction.atomic
+def consent_give(
+    *,
+    actor: Actor,
+    purpose: str,
+    elements: Sequence[str] | None = None,
+    enterprise_uscc: str | None = None,
+    days: int | None = None,
+) -> list[Consent]:
+    """用户授权: the applicant lets the item's department fill and verify from the registries.
+    One consent per data subject (the person, and the enterprise an agent applies for)."""
+    citizen = actor.citizen
+    if citizen is None or actor.user is None:
+        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以授权")
+    declared = purpose_elements(purpose)
+    scope = set(elements) if elements is not None else declared
+    extra = scope - declared
+    if extra:
+        raise InvalidInput("not_minimum_necessary", f"事项未声明这些数据元：{element_names(extra)}")
+    if not scope:
+        raise InvalidInput("nothing_to_consent", "该事项没有可由共享数据提供的内容")
+    known = elements_by_code(scope)
+    by_subject: dict[str, list[str]] = {}
+    for code in sorted(scope):
+        element = known.get(code)
+        if element is None:
+            continue  # declared in the catalog but not (yet) in the resource catalog
+        if element.registry.subject_type == SubjectType.ENTERPRISE:
+            if enterprise_uscc:
+                by_subject.setdefault(enterprise_uscc, []).append(code)
+        else:
+            by_subject.setdefault(citizen.id_number, []).append(code)
+    if enterprise_uscc and enterprise_uscc in by_subject:
+        from tongban.identity.selectors import enterprises_for_agent
+
+        if enterprise_uscc not in {e.uscc for e in enterprises_for_agent(citizen=citizen)}:
+            raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
+    now = clock.now()
+    expires = now + timedelta(days=days or int(exchange_setting("CONSENT_DAYS")))
+    consents = [
+        Consent.objects.create(
+            user=actor.user,
+            subject_key=subject_key(subject),
+            purpose=purpose,
+            elements=codes,
+            given_at=now,
+            expires_at=expires,
+        )
+        for subject, codes in by_subject.items()
+    ]
+    for consent in consents:
+        audit_record_append(
+            actor=actor.label,
+            action="exchange.consent.give",
+            object_type="consent",
+            object_id=str(consent.pk),
+            detail={"purpose": purpose, "elements": consent.elements},
+        )
+    return consents
+
+
+@transaction.atomic
+def consent_revoke(*, actor: Actor, consent_id: int) -> Consent:
+    consent = (
+        Consent.objects.select_for_update().filter(pk=consent_id, user=actor.user).first()
+        if actor.user is not None
+        else None
+    )
+    if consent is None:
+        raise NotFound("consent_not_found", "授权不存在")
+    if consent.revoked_at is None:
+        consent.revoked_at = clock.now()
+        consent.save(update_fields=["revoked_at"])
+        audit_record_append(
+            actor=actor.label,
+            action="exchange.consent.revoke",
+            object_type="consent",
+            object_id=str(consent.pk),
+        )
+    return consent
