@@ -33,7 +33,7 @@ from tongban.core.audit import audit_verify
 from tongban.core.models import AuditRecord, DeliveryStatus, Event, EventDelivery
 from tongban.core.registry import AlreadyRegistered, Registry
 from tongban.identity.selectors import actor_for_user
-from tongban.licenses import services as license_services
+from tongban.licenses.services import issuance as license_issuance
 
 from . import durability_world
 from . import factories as f
@@ -340,7 +340,7 @@ class TestConsequencesOfApproval:
     def test_handlers_that_raise_end_with_each_consequence_exactly_once_after_the_retry(
         self, ready: durability_world.Ready, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        fail_once(monkeypatch, license_services, "_license_issue")
+        fail_once(monkeypatch, license_issuance, "_license_issue")
         fail_once(monkeypatch, bundles, "bundle_case_progress")
         fail_once(monkeypatch, crossregion, "message_send")
         approve_all(ready)  # each approval commits; its handler fails
