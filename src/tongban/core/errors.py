@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext_lazy as _
+
 
 class DomainError(Exception):
     """A refused or failed request. `status` is the HTTP status the API answers with."""
@@ -96,3 +98,29 @@ class _Formatted:
 
     def __str__(self) -> str:
         return str(self.message) % {key: str(value) for key, value in self.params.items()}
+
+
+# ---------------------------------------------------------------- the kernel's own codes
+
+ID_NUMBER_LENGTH = ErrorCode("id_number_length", InvalidInput, _("身份证号码应为18位"))
+ID_NUMBER_FORMAT = ErrorCode(
+    "id_number_format",
+    InvalidInput,
+    _("身份证号码格式不正确：前17位应为数字，末位为数字或X"),
+)
+ID_NUMBER_BIRTH_DATE = ErrorCode(
+    "id_number_birth_date", InvalidInput, _("身份证号码中的出生日期无效")
+)
+ID_NUMBER_CHECKSUM = ErrorCode(
+    "id_number_checksum", InvalidInput, _("身份证号码校验位不正确，请核对后重新输入")
+)
+USCC_LENGTH = ErrorCode("uscc_length", InvalidInput, _("统一社会信用代码应为18位"))
+USCC_FORMAT = ErrorCode(
+    "uscc_format",
+    InvalidInput,
+    _("统一社会信用代码含有不允许的字符（不使用I、O、Z、S、V）"),
+)
+USCC_COMPONENT = ErrorCode("uscc_component", InvalidInput, _("统一社会信用代码的组成部分无效"))
+USCC_CHECKSUM = ErrorCode(
+    "uscc_checksum", InvalidInput, _("统一社会信用代码校验位不正确，请核对后重新输入")
+)

@@ -18,25 +18,24 @@ from stdnum.exceptions import (
     ValidationError,
 )
 
-from .errors import InvalidInput, NotFound
+from . import errors
+from .errors import ErrorCode
 
-_RIC_REASONS: dict[type[ValidationError], tuple[str, str]] = {
-    InvalidLength: ("id_number_length", "身份证号码应为18位"),
-    InvalidFormat: ("id_number_format", "身份证号码格式不正确：前17位应为数字，末位为数字或X"),
-    InvalidComponent: ("id_number_birth_date", "身份证号码中的出生日期无效"),
-    InvalidChecksum: ("id_number_checksum", "身份证号码校验位不正确，请核对后重新输入"),
+_RIC_REASONS: dict[type[ValidationError], ErrorCode] = {
+    InvalidLength: errors.ID_NUMBER_LENGTH,
+    InvalidFormat: errors.ID_NUMBER_FORMAT,
+    InvalidComponent: errors.ID_NUMBER_BIRTH_DATE,
+    InvalidChecksum: errors.ID_NUMBER_CHECKSUM,
 }
-_USCC_REASONS: dict[type[ValidationError], tuple[str, str]] = {
-    InvalidLength: ("uscc_length", "统一社会信用代码应为18位"),
-    InvalidFormat: ("uscc_format", "统一社会信用代码含有不允许的字符（不使用I、O、Z、S、V）"),
-    InvalidComponent: ("uscc_component", "统一社会信用代码的组成部分无效"),
-    InvalidChecksum: ("uscc_checksum", "统一社会信用代码校验位不正确，请核对后重新输入"),
+_USCC_REASONS: dict[type[ValidationError], ErrorCode] = {
+    InvalidLength: errors.USCC_LENGTH,
+    InvalidFormat: errors.USCC_FORMAT,
+    InvalidComponent: errors.USCC_COMPONENT,
+    InvalidChecksum: errors.USCC_CHECKSUM,
 }
 
 
-def _reason(
-    reasons: dict[type[ValidationError], tuple[str, str]], error: ValidationError
-) -> tuple[str, str]:
+def _reason(reasons: dict[type[ValidationError], ErrorCode], error: ValidationError) -> ErrorCode:
     for kind, reason in reasons.items():
         if isinstance(error, kind):
             return reason
@@ -55,14 +54,13 @@ def validate_resident_id(value: str) -> str:
         try:
             ric.get_birth_date(number)
         except ValidationError:
-            raise InvalidInput(*_RIC_REASONS[InvalidComponent]) from error
+            raise _RIC_REASONS[InvalidComponent].error() from error
         if ric.calc_check_digit(number) != number[-1]:
-            raise InvalidInput(*_RIC_REASONS[InvalidChecksum]) from error
+            raise _RIC_REASONS[InvalidChecksum].error() from error
     except ValidationError as error:
-        code, message = _reason(_RIC_REASONS, error)
-        raise InvalidInput(code, message) from error
+        raise _reason(_RIC_REASONS, error).error() from error
     if len(number) != 18:  # 15-digit numbers predate 1999 and are not accepted online
-        raise InvalidInput(*_RIC_REASONS[InvalidLength])
+        raise _RIC_REASONS[InvalidLength].error()
     return str(number)
 
 
@@ -71,8 +69,7 @@ def validate_uscc(value: str) -> str:
     try:
         return str(uscc.validate(value))
     except ValidationError as error:
-        code, message = _reason(_USCC_REASONS, error)
-        raise InvalidInput(code, message) from error
+        raise _reason(_USCC_REASONS, error).error() from error
 
 
 def resident_id_checksum(first17: str) -> str:
@@ -85,12 +82,13 @@ def uscc_checksum(first17: str) -> str:
     return str(uscc.calc_check_digit(first17))
 
 
-def uuid_or_not_found(value: object, code: str, message: str) -> UUID:
-    """A path or body id as a UUID; anything else is a 404 (an unknown object), never a 500."""
+def uuid_or_not_found(value: object, not_found: ErrorCode) -> UUID:
+    """A path or body id as a UUID; anything else is `not_found` (a 404: an unknown object),
+    never a 500."""
     try:
         return value if isinstance(value, UUID) else UUID(str(value))
     except ValueError:
-        raise NotFound(code, message) from None
+        raise not_found.error() from None
 
 
 def synthetic_id_number(division: str, birth: date, sequence: int) -> str:

@@ -13,11 +13,12 @@ from tongban.core.errors import NotFound
 from tongban.core.ids import uuid_or_not_found
 from tongban.identity.selectors import Actor, enterprises_for_agent
 
+from . import errors
 from .models import License
 
 
 def _uuid(value: Any) -> UUID:
-    return uuid_or_not_found(value, "license_not_found", "证照不存在")
+    return uuid_or_not_found(value, errors.LICENSE_NOT_FOUND)
 
 
 def licenses_for_holder(*, actor: Actor) -> QuerySet[License]:

@@ -40,6 +40,7 @@ from tongban.exchange.prefill import PrefillResult, consent_ensure, prefill
 from tongban.identity.models import EnterpriseAgent
 from tongban.identity.selectors import Actor
 
+from .. import errors
 from ..events import CaseStatusChanged, CaseSubmitted
 from ..models import (
     Application,
@@ -721,7 +722,7 @@ def _child_items(bundle_case: BundleCase) -> set[int]:
 
 
 def _uuid(value: Any) -> Any:
-    return uuid_or_not_found(value, "bundle_case_not_found", "一件事办件不存在")
+    return uuid_or_not_found(value, errors.BUNDLE_CASE_NOT_FOUND)
 
 
 def bundle_cases_for_applicant(*, user: Any) -> QuerySet[BundleCase]:

@@ -64,6 +64,7 @@ from tongban.identity.selectors import Actor
 from tongban.interchange.models import Peer
 from tongban.interchange.services import handler_register, local_regions, message_send
 
+from .. import errors
 from ..events import CaseStatusChanged
 from ..models import (
     Case,
@@ -462,7 +463,7 @@ def _hand_over(received: ReceivedApplication, part: ReceivedPart | None, actor: 
 
 
 def _uuid(value: Any) -> uuid.UUID:
-    return uuid_or_not_found(value, "received_not_found", "代收件不存在")
+    return uuid_or_not_found(value, errors.RECEIVED_NOT_FOUND)
 
 
 def _handling(

@@ -14,12 +14,13 @@ from tongban.core.errors import NotFound
 from tongban.core.ids import uuid_or_not_found
 from tongban.identity.models import StaffMember
 
+from .. import errors
 from ..deadlines import filter_by_colour
 from ..models import Case, CaseStatus
 
 
 def case_uuid(value: Any) -> UUID:
-    return uuid_or_not_found(value, "case_not_found", "办件不存在")
+    return uuid_or_not_found(value, errors.CASE_NOT_FOUND)
 
 
 def cases_for_staff(*, staff: StaffMember) -> QuerySet[Case]:
