@@ -63,9 +63,7 @@ def codes_made_up(path: Path, error_classes: set[str]) -> list[str]:
             continue
         direct = _name(node.func) in error_classes and _code_like(node.args[0])
         passed = (
-            len(node.args) > 1
-            and _name(node.args[0]) in error_classes
-            and _code_like(node.args[1])
+            len(node.args) > 1 and _name(node.args[0]) in error_classes and _code_like(node.args[1])
         )
         if direct or passed:
             literal = node.args[0] if direct else node.args[1]
