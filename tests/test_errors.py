@@ -127,3 +127,17 @@ def test_the_english_pages_and_api_show_english_errors(db: None) -> None:
             content_type="application/json",
         )
     assert not chinese.json()["message"].isascii()
+
+
+def test_the_api_honours_accept_language_and_the_pages_do_not(db: None) -> None:
+    body = {"username": "x", "password": "y"}
+    english = Client().post(
+        "/api/v1/auth/token", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en-US"
+    )
+    assert english["Content-Language"] == "en" and english.json()["message"].isascii()
+    chinese = Client().post(
+        "/api/v1/auth/token", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-CN"
+    )
+    assert chinese["Content-Language"] == "zh-hans"
+    page = Client().get("/", HTTP_ACCEPT_LANGUAGE="en-US")
+    assert page["Content-Language"] == "zh-hans"  # a page changes language only when asked

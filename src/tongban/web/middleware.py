@@ -82,9 +82,10 @@ class DomainErrorMiddleware:
 class LanguageMiddleware:
     """Chinese unless the person chose English (language cookie via /i18n/setlang/).
 
-    Unlike Django's LocaleMiddleware this ignores the browser's Accept-Language: a citizen on
-    an English-language phone still gets the Chinese service they came for, and a page's
-    language never changes behind their back.
+    Unlike Django's LocaleMiddleware the pages ignore the browser's Accept-Language: a citizen
+    on an English-language phone still gets the Chinese service they came for, and a page's
+    language never changes behind their back. The JSON API, whose clients are programs that
+    ask deliberately, honours an Accept-Language naming a supported language (error messages).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -94,13 +95,31 @@ class LanguageMiddleware:
         from django.conf import settings
         from django.utils import translation
 
+        supported = dict(settings.LANGUAGES)
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
-        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        if chosen not in supported and request.path.startswith("/api/"):
+            chosen = _accepted_language(request.headers.get("Accept-Language", ""), supported)
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+def _accepted_language(header: str, supported: dict[str, str]) -> str:
+    """The first language of an Accept-Language header that we serve ("en-US" → "en",
+    "zh-CN" → "zh-hans"); "" when none is."""
+    for part in header.split(",")[:10]:
+        tag = part.split(";")[0].strip().lower()
+        if tag in supported:
+            return tag
+        primary = tag.split("-")[0]
+        if primary == "zh":
+            return "zh-hans"
+        if primary in supported:
+            return primary
+    return ""
 
 
 class AbsoluteSessionTimeoutMiddleware:
