@@ -108,7 +108,7 @@ class TestOutbox:
         assert recorder.seen == [ParcelSent("P-2", 3)]
         (delivery,) = deliveries("tests.courier")
         assert delivery.status == DeliveryStatus.DELIVERED
-        assert delivery.attempts == 0
+        assert delivery.attempts == 1  # counted before it ran
         assert delivery.delivered_at is not None
 
     def test_a_subscription_whose_condition_fails_writes_nothing(
@@ -194,6 +194,42 @@ class TestOutbox:
         replays = AuditRecord.objects.filter(action="event.replay", object_id=str(delivery.pk))
         assert replays.count() == 1
         assert audit_verify().ok
+
+    def test_attempts_whose_process_died_count_and_end_parked(
+        self, subscribe: Callable[..., Recorder], settings: Any
+    ) -> None:
+        settings.TONGBAN = {
+            **settings.TONGBAN,
+            "EVENTS": {**settings.TONGBAN["EVENTS"], "MAX_ATTEMPTS": 3},
+        }
+        recorder = subscribe("tests.crashes_its_process")
+        events.publish(ParcelSent("P-1"))  # not committed here: no attempt queued
+        (delivery,) = deliveries("tests.crashes_its_process")
+        start = clock.now()
+        for number in (1, 2, 3):
+            # An attempt is counted before its handler runs; this one's process then dies
+            # (killed, out of memory) and records nothing.
+            with time_machine.travel(start + timedelta(hours=number), tick=False):
+                assert events._claim(delivery.pk) == number
+            delivery = EventDelivery.objects.get(pk=delivery.pk)
+            # A running attempt is left alone by the periodic retry until its backoff ends.
+            assert delivery.next_attempt_at > start + timedelta(hours=number)
+        assert events.deliveries_due(now=start + timedelta(days=1)) == 0
+        delivery = EventDelivery.objects.get(pk=delivery.pk)
+        assert delivery.status == DeliveryStatus.PARKED
+        assert delivery.last_error == "the attempt did not finish (its process ended)"
+        assert AuditRecord.objects.filter(action="event.parked").count() == 1
+        assert recorder.seen == []
+
+    def test_a_delivery_claimed_by_another_runner_is_not_run_twice(
+        self, subscribe: Callable[..., Recorder]
+    ) -> None:
+        recorder = subscribe("tests.courier")
+        events.publish(ParcelSent("P-1"))
+        (delivery,) = deliveries("tests.courier")
+        assert events._claim(delivery.pk) == 1  # another worker claimed it and runs it
+        assert events.deliveries_due(now=clock.now()) == 0  # its backoff: not due
+        assert recorder.seen == []
 
     def test_a_broker_that_is_down_leaves_the_delivery_to_the_periodic_retry(
         self, subscribe: Callable[..., Recorder], monkeypatch: pytest.MonkeyPatch

@@ -176,15 +176,47 @@ def _locked_pending(delivery_id: int) -> EventDelivery | None:
     return rows.first()
 
 
+def _claim(delivery_id: int) -> int | None:
+    """Count an attempt before it runs, in its own statement, so that an attempt whose process
+    dies (killed, out of memory) counts too and such a delivery is parked in the end instead of
+    retried for ever; the next attempt time moves on at once, so the periodic retry leaves a
+    running attempt alone. Returns the attempt's number, or None when there is nothing to run
+    (not pending, or claimed by another runner a moment ago)."""
+    seen = (
+        EventDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+    if seen is None:
+        return None
+    if seen >= _config()["MAX_ATTEMPTS"]:  # the last attempts ended without a word
+        with transaction.atomic():
+            delivery = _locked_pending(delivery_id)
+            if delivery is not None and delivery.attempts == seen:
+                _park(
+                    delivery,
+                    delivery.last_error or "the attempt did not finish (its process ended)",
+                )
+        return None
+    attempt = seen + 1
+    claimed = EventDelivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING, attempts=seen
+    ).update(attempts=attempt, next_attempt_at=clock.now() + backoff(attempt))
+    return attempt if claimed else None
+
+
 def delivery_attempt(*, delivery_id: int) -> bool | None:
     """Run one pending delivery now: True when its handler succeeded, False when it failed
     (recorded, retried later or parked), None when there was nothing to do (already
     delivered, parked, or being run by another worker)."""
+    attempt = _claim(delivery_id)
+    if attempt is None:
+        return None
     try:
         with transaction.atomic():
             delivery = _locked_pending(delivery_id)
-            if delivery is None:
-                return None
+            if delivery is None or delivery.attempts != attempt:
+                return None  # another runner has it
             subscription = SUBSCRIPTIONS[delivery.handler]
             subscription.handler(event_build(delivery.event))
             delivery.deliver()
@@ -193,55 +225,58 @@ def delivery_attempt(*, delivery_id: int) -> bool | None:
             return True
     except Exception as error:
         try:
-            _record_failure(delivery_id, error)
+            _record_failure(delivery_id, attempt, error)
         except Exception:  # the database itself failed: the row stays pending, retried later
             logger.exception("could not record the failure of event delivery %s", delivery_id)
         return False
 
 
-def _record_failure(delivery_id: int, error: Exception) -> None:
+def _park(delivery: EventDelivery, text: str) -> None:
+    """After MAX_ATTEMPTS: stop retrying, tell the administrators (log, audit, admin list)."""
+    delivery.park()
+    delivery.parked_at = clock.now()
+    delivery.last_error = text[:2000]
+    delivery.save(update_fields=["status", "parked_at", "last_error"])
+    logger.error(
+        "event delivery %s (%s of %s) parked after %d attempts: %s",
+        delivery.pk,
+        delivery.handler,
+        delivery.event_id,
+        delivery.attempts,
+        text,
+    )
+    from .audit import Outcome, audit_record_append
+
+    audit_record_append(
+        actor="system:events",
+        action="event.parked",
+        outcome=Outcome.FAILURE,
+        object_type="event_delivery",
+        object_id=str(delivery.pk),
+        detail={"handler": delivery.handler, "event": delivery.event.name},
+    )
+
+
+def _record_failure(delivery_id: int, attempt: int, error: Exception) -> None:
     text = f"{type(error).__name__}: {error}"[:2000]
     with transaction.atomic():
         delivery = _locked_pending(delivery_id)
-        if delivery is None:  # delivered meanwhile by another worker
+        if delivery is None or delivery.attempts != attempt:  # another runner moved on
             return
-        now = clock.now()
-        delivery.attempts += 1
+        if attempt >= _config()["MAX_ATTEMPTS"]:
+            _park(delivery, text)
+            return
+        delivery.fail()
         delivery.last_error = text
-        if delivery.attempts >= _config()["MAX_ATTEMPTS"]:
-            delivery.park()
-            delivery.parked_at = now
-            logger.error(
-                "event delivery %s (%s of %s) parked after %d failures: %s",
-                delivery.pk,
-                delivery.handler,
-                delivery.event_id,
-                delivery.attempts,
-                text,
-            )
-            from .audit import Outcome, audit_record_append
-
-            audit_record_append(
-                actor="system:events",
-                action="event.parked",
-                outcome=Outcome.FAILURE,
-                object_type="event_delivery",
-                object_id=str(delivery.pk),
-                detail={"handler": delivery.handler, "event": delivery.event.name},
-            )
-        else:
-            delivery.fail()
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
-            logger.warning(
-                "event delivery %s (%s) failed (attempt %d), retried at %s: %s",
-                delivery.pk,
-                delivery.handler,
-                delivery.attempts,
-                delivery.next_attempt_at.isoformat(),
-                text,
-            )
-        delivery.save(
-            update_fields=["status", "attempts", "last_error", "next_attempt_at", "parked_at"]
+        delivery.next_attempt_at = clock.now() + backoff(attempt)
+        delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
+        logger.warning(
+            "event delivery %s (%s) failed (attempt %d), retried at %s: %s",
+            delivery.pk,
+            delivery.handler,
+            attempt,
+            delivery.next_attempt_at.isoformat(),
+            text,
         )
 
 

@@ -171,7 +171,7 @@ class EventDelivery(StateMachineMixin, models.Model):
     status = FSMField(
         "状态", default=DeliveryStatus.PENDING, choices=DeliveryStatus.choices, protected=True
     )
-    attempts = models.PositiveIntegerField("失败次数", default=0)
+    attempts = models.PositiveIntegerField("投递次数", default=0)  # started, counted before each
     next_attempt_at = models.DateTimeField("下次投递")
     last_error = models.TextField("最近错误", blank=True)
     delivered_at = models.DateTimeField("投递时间", null=True, blank=True)
