@@ -417,12 +417,16 @@ class Gunicorn:
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        # The log lives in the scenario's var dir, removed before the verdict is printed.
+        self._last_tail = self.tail(200)
+
+    _last_tail = ""
 
     def tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
-            return ""
+            text = self._last_tail
         return "\n".join(text.splitlines()[-lines:])
 
 
