@@ -548,6 +548,15 @@ def check_integrity(app: AppEnv, materials_per_application: int = 1) -> Integrit
         report.orphan_files = sum(
             1 for path in root.rglob("*") if path.is_file() and path.resolve() not in referenced
         )
+    verified, report.audit_output = audit_verify(app)
+    if not verified:
+        report.problems.append(f"tongban audit verify failed: {report.audit_output}")
+    connections.close_all()
+    return report
+
+
+def audit_verify(app: AppEnv) -> tuple[bool, str]:
+    """Run `tongban audit verify` against the scenario's database: (passed, its output)."""
     verify = subprocess.run(
         [sys.executable, "-m", "tongban.cli", "audit", "verify"],
         env=app.environ(),
@@ -556,8 +565,4 @@ def check_integrity(app: AppEnv, materials_per_application: int = 1) -> Integrit
         timeout=120,
         check=False,
     )
-    report.audit_output = (verify.stdout + verify.stderr).strip()
-    if verify.returncode != 0:
-        report.problems.append(f"tongban audit verify failed: {report.audit_output}")
-    connections.close_all()
-    return report
+    return verify.returncode == 0, (verify.stdout + verify.stderr).strip()

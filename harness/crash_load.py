@@ -186,7 +186,8 @@ def verify(subs: list[loadgen.Submission]) -> dict[str, int | list[str]]:
     # A logical submission stored under two keys would be a duplicate too: the form's
     # reason carries the logical key, so count it directly.
     by_content = (
-        Application.objects.values("form_data__reason")
+        Application.objects.filter(form_data__has_key="reason")
+        .values("form_data__reason")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .count()
