@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reliability harness (issue 3): crash under load, dependency faults, saturation — in
-# sequence, each under its own time limit. Exits non-zero if any fails. See harness/README.md.
+# Reliability harness (issue 3): crash under load, approvals under kill -9, dependency
+# faults, saturation — in sequence, each under its own time limit. Exits non-zero if any fails. See harness/README.md.
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; HARNESS_PG_URL overrides)
 # and the project installed: pip install -e '.[test]'.
@@ -67,6 +67,7 @@ run() {
 }
 
 run "crash under load (item 4)" 200 harness/crash_load.py
+run "approvals under kill -9 (item 4, ADR 0019)" 200 harness/crash_approvals.py
 run "dependency faults (item 5)" 220 harness/dependency_faults.py
 run "saturation (item 10)" 330 harness/saturation.py --attempts 2
 
