@@ -47,6 +47,10 @@ if __package__ in (None, ""):  # run as a script: make `harness` importable
 from harness import approvals, common, crash_load, loadgen
 
 EVENTS_ENV = {"TONGBAN_EVENTS_FIRST_RETRY_S": "2", "TONGBAN_EVENTS_RETRY_BASE_S": "1"}
+# Approvals are slow requests (a licence is signed and logged in the request, eagerly): with
+# the default 200-ms queue wait most waiting requests would be shed and retried a second
+# later. Shedding is saturation.py's subject; here a request may wait up to 2 s for its turn.
+SHEDDING_ENV = {"TONGBAN_QUEUE_WAIT_MS": "2000", "TONGBAN_QUEUE_WAIT_OVERLOADED_MS": "2000"}
 
 
 def periodic_retry() -> tuple[int, int]:
@@ -177,17 +181,23 @@ async def scenario(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--submissions", type=int, default=48, help="licensed-item applications")
-    parser.add_argument("--bundles", type=int, default=16, help="一件事 cases prepared in setup")
-    parser.add_argument("--cross-region", type=int, default=16, help="跨省通办 cases (setup)")
+    parser.add_argument("--submissions", type=int, default=36, help="licensed-item applications")
+    parser.add_argument("--bundles", type=int, default=12, help="一件事 cases prepared in setup")
+    parser.add_argument("--cross-region", type=int, default=12, help="跨省通办 cases (setup)")
     parser.add_argument("--clients", type=int, default=2, help="citizens submitting at once")
     parser.add_argument("--staff", type=int, default=4, help="staff approving at once")
     parser.add_argument("--master-kills", type=int, default=3)
-    parser.add_argument("--kill-min", type=float, default=1.0, help="seconds between kills")
-    parser.add_argument("--kill-max", type=float, default=3.0)
+    parser.add_argument("--kill-min", type=float, default=1.5, help="seconds between kills")
+    parser.add_argument("--kill-max", type=float, default=4.0)
+    parser.add_argument(
+        "--kill-progress",
+        type=int,
+        default=4,
+        help="acknowledged requests between worker kills (the kills never outpace restarts)",
+    )
     parser.add_argument("--deadline", type=float, default=60.0, help="per request, seconds")
     parser.add_argument("--request-timeout", type=float, default=10.0)
-    parser.add_argument("--time-limit", type=float, default=120.0, help="for the load phase")
+    parser.add_argument("--time-limit", type=float, default=150.0, help="for the load phase")
     parser.add_argument("--beat-interval", type=float, default=2.0)
     parser.add_argument("--drain-limit", type=float, default=60.0, help="seconds")
     parser.add_argument("--seed", type=int, default=None)
@@ -196,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     rng = random.Random(seed)  # noqa: S311 — a replayable kill schedule
     started = time.monotonic()
-    with common.app_environment("approve", **EVENTS_ENV) as app:
+    with common.app_environment("approve", **EVENTS_ENV, **SHEDDING_ENV) as app:
         began = time.monotonic()
         world = approvals.seed(citizens=6, bundles=args.bundles, cross_region=args.cross_region)
         common.log(
