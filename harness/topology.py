@@ -10,11 +10,11 @@ in its own process group, all stopped by it (also on failure):
 - one worker, ``python -m celery -A tongban.config.celery worker --concurrency 2``, and
   ``celery beat`` (schedule file in a temporary directory; ``events_deliver_due`` every 15 s,
   ``outbox_deliver_due`` every 30 s, from ``CELERY_BEAT_SCHEDULE``);
-- the broker: Redis (``--broker redis``: a database number of the harness's own,
-  ``HARNESS_REDIS_URL``, default ``redis://127.0.0.1:6379/12``, flushed at start and end) or
-  RabbitMQ (``--broker amqp``: ``HARNESS_AMQP_URL``, default the guest account on ``/``);
-  either way a queue of the run's own (``CELERY_TASK_DEFAULT_QUEUE``), deleted at the end.
-  The rate-limit cache is that Redis database too (``TONGBAN_CACHE_URL``), as in production.
+- the broker: Redis (``--broker redis``: a database of the run's own — one of 8–14 found
+  empty and claimed, or ``HARNESS_REDIS_URL`` — flushed at the end) or RabbitMQ
+  (``--broker amqp``: ``HARNESS_AMQP_URL``, default the guest account on ``/``); either way
+  a queue of the run's own (``CELERY_TASK_DEFAULT_QUEUE``), deleted at the end. The
+  rate-limit cache is that Redis database too (``TONGBAN_CACHE_URL``), as in production.
 
 Citizens submit through both gunicorns and staff approve through both (random per
 request). During the load: once a pool process of the worker is SIGKILLed while the worker
@@ -60,7 +60,13 @@ if __package__ in (None, ""):  # run as a script: make `harness` importable
 from harness import approvals, common, crash_load, loadgen
 
 EVENTS_ENV = {"TONGBAN_EVENTS_FIRST_RETRY_S": "2", "TONGBAN_EVENTS_RETRY_BASE_S": "1"}
-REDIS_URL = os.environ.get("HARNESS_REDIS_URL", "redis://127.0.0.1:6379/12")
+# Redis: HARNESS_REDIS_URL names a database to use (flushed at the start and the end);
+# without it the run claims one of databases 8–14 (the tests use 1 and 15) that it finds
+# empty, so that concurrent runs on one machine never share or flush each other's.
+REDIS_URL = os.environ.get("HARNESS_REDIS_URL", "")
+REDIS_SERVER = "redis://127.0.0.1:6379"
+REDIS_DATABASES = range(8, 15)
+REDIS_CLAIM = "tongban-harness:claim"  # holds the run's tag; run_all.sh flushes what it claimed
 AMQP_URL = os.environ.get("HARNESS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 WORKER_APP = "tongban-worker"
 
@@ -69,28 +75,48 @@ WORKER_APP = "tongban-worker"
 
 
 class Broker:
-    """The broker of one run: its URL, the run's own queue, and cleaning up after it."""
+    """The broker of one run: its URL, the run's own queue and Redis database (also the
+    rate-limit cache, as in production), and cleaning up after it."""
 
     def __init__(self, kind: str, tag: str) -> None:
         self.kind = kind
-        self.url = REDIS_URL if kind == "redis" else AMQP_URL
+        self.tag = tag
         self.queue = f"tongban-harness-{tag}-{kind}"
+        self.redis_url = ""  # set by claim()
 
-    def _redis(self) -> Any:
+    @property
+    def url(self) -> str:
+        return self.redis_url if self.kind == "redis" else AMQP_URL
+
+    def _redis(self, url: str | None = None) -> Any:
         import redis
 
-        return redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+        return redis.Redis.from_url(url or self.redis_url, socket_timeout=5)
 
-    def reset(self) -> None:
-        """Flush the harness's Redis database (cache, and broker for --broker redis) and, on
-        RabbitMQ, drop a queue of this name left by an earlier run."""
-        self._redis().flushdb()
+    def claim(self) -> None:
+        """Take a Redis database of the run's own and, on RabbitMQ, drop a queue of this
+        name left by an earlier run."""
+        if REDIS_URL:
+            self.redis_url = REDIS_URL
+            self._redis().flushdb()
+        else:
+            for number in REDIS_DATABASES:
+                url = f"{REDIS_SERVER}/{number}"
+                client = self._redis(url)
+                if client.set(REDIS_CLAIM, self.tag, nx=True, ex=900):
+                    if client.dbsize() == 1:  # nothing but the claim: empty, and now ours
+                        self.redis_url = url
+                        break
+                    client.delete(REDIS_CLAIM)  # someone's data: not ours to flush
+            else:
+                raise RuntimeError(f"no empty Redis database among {list(REDIS_DATABASES)}")
         if self.kind == "amqp":
             self._amqp_delete()
 
     def cleanup(self) -> None:
-        with contextlib.suppress(Exception):
-            self._redis().flushdb()
+        if self.redis_url:
+            with contextlib.suppress(Exception):
+                self._redis().flushdb()
         if self.kind == "amqp":
             with contextlib.suppress(Exception):
                 self._amqp_delete()
@@ -548,55 +574,55 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.submissions)
         ]
         jobs = list(world.jobs)
-        # Only the children see the broker: this process seeded with eager tasks and must not
-        # run any now.
-        shared = {
-            "CELERY_BROKER_URL": broker.url,
-            "CELERY_TASK_DEFAULT_QUEUE": broker.queue,
-            "TONGBAN_CACHE_URL": REDIS_URL,
-        }
-
-        def env(name: str) -> dict[str, str]:
-            return {**app.environ(), **shared, "PGAPPNAME": name}
-
         tmp = app.var_dir
-        worker = CeleryProcess(
-            "worker",
-            [
-                "worker",
-                "--concurrency",
-                "2",
-                "--pool",
-                "prefork",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"harness-{common.run_tag()}@%h",
-                "--queues",
-                broker.queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            env(WORKER_APP),
-            tmp / "worker.log",
-        )
-        beat = CeleryProcess(
-            "beat",
-            [
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(tmp / "celerybeat-schedule"),
-                "--pidfile",
-                str(tmp / "celerybeat.pid"),
-            ],
-            env("tongban-beat"),
-            tmp / "beat.log",
-        )
         try:
-            broker.reset()
+            broker.claim()
+            # Only the children see the broker: this process seeded with eager tasks and must
+            # not run any now.
+            shared = {
+                "CELERY_BROKER_URL": broker.url,
+                "CELERY_TASK_DEFAULT_QUEUE": broker.queue,
+                "TONGBAN_CACHE_URL": broker.redis_url,
+            }
+
+            def env(name: str) -> dict[str, str]:
+                return {**app.environ(), **shared, "PGAPPNAME": name}
+
+            worker = CeleryProcess(
+                "worker",
+                [
+                    "worker",
+                    "--concurrency",
+                    "2",
+                    "--pool",
+                    "prefork",
+                    "--loglevel",
+                    "INFO",
+                    "--hostname",
+                    f"harness-{common.run_tag()}@%h",
+                    "--queues",
+                    broker.queue,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                env(WORKER_APP),
+                tmp / "worker.log",
+            )
+            beat = CeleryProcess(
+                "beat",
+                [
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(tmp / "celerybeat-schedule"),
+                    "--pidfile",
+                    str(tmp / "celerybeat.pid"),
+                ],
+                env("tongban-beat"),
+                tmp / "beat.log",
+            )
             worker.start()
             beat.start()
             for n in range(2):
@@ -615,15 +641,15 @@ def main(argv: list[str] | None = None) -> int:
             beat.wait_for(r"beat: Starting", 30.0)
             common.log(
                 f"gunicorns on ports {servers[0].port} and {servers[1].port}, worker and beat "
-                f"on {args.broker} (queue {broker.queue}); seed {seed}"
+                f"on {args.broker} (queue {broker.queue}, Redis {broker.redis_url}); seed {seed}"
             )
             record, load_seconds, drained = asyncio.run(
                 scenario(servers, worker, broker, app.db_name, world, subs, jobs, args, rng)
             )
         finally:
-            for process in (beat, *servers):
-                process.stop()
-            worker.stop()
+            for process in (beat, *servers, worker):
+                if process is not None:
+                    process.stop()
             broker.cleanup()
         outcome = crash_load.verify(subs)
         report = approvals.check_consequences(world)
