@@ -15,8 +15,9 @@ default) on a free loopback port. Staff obtain API tokens (password + TOTP); the
   and accept (clerk), start the review and approve (reviewer) each, retrying on connection
   errors, 429 and 5xx; a 409 after an attempt whose answer was lost is resolved by looking
   the case up (the step was stored);
-- the killer of ``crash_load.py`` SIGKILLs a random worker every 0.3–1.5 s and three times
-  the master (alone, then with its workers), restarting gunicorn;
+- the killer of ``crash_load.py`` SIGKILLs a random worker every 1.5–4 s (once 4 more
+  requests were acknowledged since the last kill: kills never outpace the restarts) and three
+  times the master (alone, then with its workers), restarting gunicorn;
 - this process plays ``celery beat``: every 2 s it runs ``events_deliver_due`` and the
   hand-off outbox's ``outbox_deliver_due`` (the deliveries a kill cut off between commit
   and handler; ``TONGBAN_EVENTS_FIRST_RETRY_S=2`` keeps the wait short).

@@ -17,10 +17,11 @@ in its own process group, all stopped by it (also on failure):
   rate-limit cache is that Redis database too (``TONGBAN_CACHE_URL``), as in production.
 
 Citizens submit through both gunicorns and staff approve through both (random per
-request). During the load: once a pool process of the worker is SIGKILLed while the worker
-has a database transaction open (a task mid-run), and once — later, while deliveries are
-pending and a task is mid-run — the whole worker (main process and pool) is SIGKILLed and
-restarted. Then the scenario waits for beat and the worker to deliver what is owed.
+request). During the load: once the pool process of the worker that holds a database
+transaction open (a task mid-run) is SIGKILLed, and once — later, while deliveries are
+pending, a task is mid-run and (if it comes within 5 s) a hand-off delivery is in the worker —
+the whole worker (main process and pool) is SIGKILLed and restarted. Then the scenario waits
+for beat and the worker to deliver what is owed.
 
 Every process connects with its own ``application_name`` (``PGAPPNAME``), and the scenario
 adds to its scratch database a trigger that records which connection inserted each licence
