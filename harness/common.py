@@ -418,12 +418,16 @@ class Gunicorn:
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        # The log lives in the scenario's var dir, removed before the verdict is printed.
+        self._last_tail = self.tail(200)
+
+    _last_tail = ""
 
     def tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
-            return ""
+            text = self._last_tail
         return "\n".join(text.splitlines()[-lines:])
 
 
@@ -545,6 +549,15 @@ def check_integrity(app: AppEnv, materials_per_application: int = 1) -> Integrit
         report.orphan_files = sum(
             1 for path in root.rglob("*") if path.is_file() and path.resolve() not in referenced
         )
+    verified, report.audit_output = audit_verify(app)
+    if not verified:
+        report.problems.append(f"tongban audit verify failed: {report.audit_output}")
+    connections.close_all()
+    return report
+
+
+def audit_verify(app: AppEnv) -> tuple[bool, str]:
+    """Run `tongban audit verify` against the scenario's database: (passed, its output)."""
     verify = subprocess.run(
         [sys.executable, "-m", "tongban.cli", "audit", "verify"],
         env=app.environ(),
@@ -553,8 +566,4 @@ def check_integrity(app: AppEnv, materials_per_application: int = 1) -> Integrit
         timeout=120,
         check=False,
     )
-    report.audit_output = (verify.stdout + verify.stderr).strip()
-    if verify.returncode != 0:
-        report.problems.append(f"tongban audit verify failed: {report.audit_output}")
-    connections.close_all()
-    return report
+    return verify.returncode == 0, (verify.stdout + verify.stderr).strip()

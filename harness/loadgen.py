@@ -224,6 +224,7 @@ class Submission:
     acknowledged: bool = False
     replayed: bool = False  # acknowledged with 200: an earlier attempt had been stored
     application_id: str = ""
+    case_id: str = ""
     case_number: str = ""
     rejected: str = ""  # a 4xx answer: the harness or the app is wrong, never retried
     gave_up: bool = False
@@ -260,6 +261,7 @@ async def submit_until_acknowledged(
                 sub.acknowledged = True
                 sub.replayed = response.status == 200
                 sub.application_id = str(data["id"])
+                sub.case_id = str(data["cases"][0]["id"])
                 sub.case_number = data["cases"][0]["case_number"]
                 return sub
             if response.status == 429 or response.status >= 500:

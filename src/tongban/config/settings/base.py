@@ -236,6 +236,18 @@ CELERY_TASK_ALWAYS_EAGER = env_bool(
     "CELERY_TASK_ALWAYS_EAGER", not os.environ.get("CELERY_BROKER_URL")
 )
 CELERY_TASK_EAGER_PROPAGATES = True
+# The queue the web processes and beat send to and the worker reads (worker: `-Q` the same
+# name): a deployment sharing its broker with others, or the reliability harness on a shared
+# RabbitMQ vhost, gives itself a queue of its own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Acknowledgement stays Celery's default (early, prefetch 4) on purpose: the two tasks that
+# carry work, events_deliver and outbox_deliver, run rows that are durable in PostgreSQL, and
+# beat's events_deliver_due / outbox_deliver_due re-run whatever a killed worker dropped
+# (harness/topology.py kills one mid-task). task_acks_late + task_reject_on_worker_lost would
+# bring a crashed task back in seconds instead of within FIRST_RETRY_S + 15 s (a hand-off
+# message: 30 s), but would redeliver a task that kills its process (out of memory) in a
+# loop, and on Redis a dead worker's unacknowledged tasks return only after the visibility
+# timeout (an hour) anyway.
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic work: `celery beat` in production, an in-process beat in `tongban demo`.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
