@@ -178,7 +178,7 @@ def _staff(department: Any, roles: list[str], label: str) -> tuple[Any, StaffLog
 
 
 def _citizen(n: int, prefix: str = "138") -> Any:
-    from tongban.config.demo import synthetic_id_number
+    from tongban.core.ids import synthetic_id_number
     from tongban.identity.selectors import actor_for_user
     from tongban.identity.services import citizen_register
 
@@ -193,16 +193,17 @@ def _citizen(n: int, prefix: str = "138") -> Any:
 def seed(*, citizens: int, bundles: int, cross_region: int) -> ApprovalWorld:
     """Build the world; bundle and cross-region cases are prepared by calling the services
     (their hand-off runs in this process: tasks are eager here)."""
-    from tongban.cases import crossregion
-    from tongban.cases.bundles import bundle_submit
+    from tongban.cases.bundles.services import bundle_submit
+    from tongban.cases.crossregion import services as crossregion
     from tongban.cases.models import BundleCaseChild, Case, CaseStatus
-    from tongban.cases.services import UploadedMaterial
+    from tongban.cases.submission.services import UploadedMaterial
     from tongban.catalog.bundles import DependencySpec, bundle_save
-    from tongban.core import clock, interchange
+    from tongban.core import clock
     from tongban.core.models import Division
     from tongban.core.services import calendar_seed_year
     from tongban.identity.models import StaffRole
     from tongban.identity.services import api_token_issue
+    from tongban.interchange import services as interchange
     from tongban.licenses.seed import licenses_seed
 
     for code, name, level, parent in (
@@ -567,9 +568,10 @@ def check_consequences(world: ApprovalWorld) -> Consequences:
     from django.db import connections
     from django.db.models import Count
 
-    from tongban.cases.crossregion import STATUS
+    from tongban.cases.crossregion.services import STATUS
     from tongban.cases.models import Case, CaseStatus, CaseTransition, ReceivedApplication
-    from tongban.core.models import EventDelivery, OutboundMessage
+    from tongban.core.models import EventDelivery
+    from tongban.interchange.models import OutboundMessage
     from tongban.licenses.models import License
 
     connections.close_all()  # a fresh view after the servers' writes
@@ -682,7 +684,8 @@ def pending_work() -> tuple[int, int]:
     """(event deliveries pending, hand-off messages undelivered) — what is still owed."""
     from django.db import connections
 
-    from tongban.core.models import DeliveryStatus, EventDelivery, OutboundMessage
+    from tongban.core.models import DeliveryStatus, EventDelivery
+    from tongban.interchange.models import OutboundMessage
 
     try:
         return (

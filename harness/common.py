@@ -176,11 +176,9 @@ def seed_world(citizens: int = 6, extra_items: int = 8) -> World:
     """Divisions, a department, published items (mandatory material M01), citizens + tokens."""
     from datetime import date
 
-    from tongban.config.demo import synthetic_id_number
-
     from tongban.catalog.models import Material, ServiceItem
     from tongban.catalog.services import item_publish
-    from tongban.core.ids import uscc_checksum
+    from tongban.core.ids import synthetic_id_number, uscc_checksum
     from tongban.core.models import Division
     from tongban.identity.models import Department
     from tongban.identity.services import api_token_issue, citizen_register

@@ -58,7 +58,8 @@ def periodic_retry() -> tuple[int, int]:
     """What beat does in production: retry due event deliveries and hand-off messages."""
     from django.db import connections
 
-    from tongban.core import events, interchange
+    from tongban.core import events
+    from tongban.interchange import services as interchange
 
     try:
         return events.deliveries_due(), interchange.outbox_deliver_due()
