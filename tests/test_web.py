@@ -429,7 +429,8 @@ def test_sms_codes_are_rate_limited_and_unknown_numbers_get_no_message(
 ) -> None:
     import time_machine
 
-    from tongban.identity.services import TooManyRequests, sms_code_send
+    from tongban.identity.errors import TooManyRequests
+    from tongban.identity.services import sms_code_send
 
     phone = world["citizen"].citizen.phone
     with time_machine.travel("2026-11-26 09:00 +0800", tick=False) as traveller:
@@ -503,7 +504,8 @@ class TestRegistration:
     def test_wrong_codes_burn_the_code(self, world: dict[str, Any]) -> None:
         from django.test import TestCase
 
-        from tongban.identity.services import AuthenticationFailed, sms_code_login
+        from tongban.identity.errors import AuthenticationFailed
+        from tongban.identity.services import sms_code_login
 
         phone = world["citizen"].citizen.phone
         with TestCase.captureOnCommitCallbacks(execute=True):
