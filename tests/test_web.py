@@ -128,6 +128,18 @@ class TestPortal:
             == 401
         )
 
+    def test_login_errors_in_the_chosen_language(self, world: dict[str, Any]) -> None:
+        wrong = {"method": "password", "phone": world["citizen"].citizen.phone, "password": "x"}
+        chinese = Client().post("/login/", wrong)
+        assert chinese.status_code == 401 and "用户名或密码错误" in chinese.content.decode()
+        client = Client()
+        client.cookies["django_language"] = "en"
+        english = client.post("/login/", {"method": "send_code", "phone": "123"})
+        assert "Enter a mobile number of 11 digits starting with 1" in english.content.decode()
+        english = client.post("/login/", wrong)
+        assert english.status_code == 401
+        assert "The username or password is wrong" in english.content.decode()
+
     @staticmethod
     def captureOnCommit() -> Any:
         from django.test import TestCase
