@@ -160,6 +160,16 @@ class TestCatalog:
             "fields": {},
         }
 
+    def test_errors_in_english(self, world: dict[str, Any], api: Client) -> None:
+        api.cookies["django_language"] = "en"
+        missing = api.get("/api/v1/catalog/items/nope").json()
+        assert missing["message"] == "Service nope does not exist or is not published"
+        region = api.get("/api/v1/catalog/items", {"region": "999999"}).json()
+        assert (region["code"], region["message"]) == (
+            "region_not_found",
+            "There is no division 999999",
+        )
+
     def test_list_query_count_is_constant(
         self, world: dict[str, Any], api: Client, django_assert_max_num_queries: Any
     ) -> None:
@@ -214,6 +224,16 @@ class TestApplications:
         body = response.json()
         assert body["code"] == "form_invalid"
         assert body["fields"]["move_date"] == "请填写“迁入日期”"
+        api.cookies["django_language"] = "en"
+        english = post(
+            api,
+            "/api/v1/applications",
+            application_body(world, form={"reason": "", "household_size": "x"}),
+            **bearer(world["citizen"]),
+        ).json()
+        assert english["code"] == "form_invalid"
+        assert english["fields"]["move_date"] == 'Enter "迁入日期"'
+        assert english["fields"]["household_size"] == "家庭人数: Enter a whole number"
 
     @pytest.mark.parametrize(
         "body",

@@ -182,6 +182,12 @@ class TestBetweenTenants:
         assert response.status_code == 200
         assert response.json()["public_key"] == interchange.region_public_key("440000")
         assert client.get("/api/v1/interchange/regions/999999").status_code == 404
+        client.cookies["django_language"] = "en"
+        english = client.get("/api/v1/interchange/regions/999999").json()
+        assert (english["code"], english["message"]) == (
+            "unknown_region",
+            "This deployment does not serve region 999999",
+        )
 
 
 def _free_port() -> int:

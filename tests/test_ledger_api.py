@@ -136,6 +136,19 @@ def test_bad_parameters_answer_4xx_with_a_code(
     assert body["message"]
 
 
+def test_errors_in_english(api: Client, published: list[bytes]) -> None:
+    chinese = api.get(f"{BASE}/logs/licenses/tree-head?size=22").json()
+    assert chinese["message"] == "参数 size 应在 0 到 21 之间"
+    api.cookies["django_language"] = "en"
+    english = api.get(f"{BASE}/logs/licenses/tree-head?size=22").json()
+    assert (english["code"], english["message"]) == (
+        "size_out_of_range",
+        "size must be between 0 and 21",
+    )
+    assert english["fields"] == {"size": "Out of range"}
+    assert api.get(f"{BASE}/logs/nope/checkpoint").json()["message"] == "There is no such log"
+
+
 @pytest.fixture
 def remote(db: Any) -> RemoteRegion:
     region = RemoteRegion()

@@ -128,6 +128,18 @@ class TestPortal:
             == 401
         )
 
+    def test_login_errors_in_the_chosen_language(self, world: dict[str, Any]) -> None:
+        wrong = {"method": "password", "phone": world["citizen"].citizen.phone, "password": "x"}
+        chinese = Client().post("/login/", wrong)
+        assert chinese.status_code == 401 and "用户名或密码错误" in chinese.content.decode()
+        client = Client()
+        client.cookies["django_language"] = "en"
+        english = client.post("/login/", {"method": "send_code", "phone": "123"})
+        assert "Enter a mobile number of 11 digits starting with 1" in english.content.decode()
+        english = client.post("/login/", wrong)
+        assert english.status_code == 401
+        assert "The username or password is wrong" in english.content.decode()
+
     @staticmethod
     def captureOnCommit() -> Any:
         from django.test import TestCase
@@ -429,7 +441,8 @@ def test_sms_codes_are_rate_limited_and_unknown_numbers_get_no_message(
 ) -> None:
     import time_machine
 
-    from tongban.identity.services import TooManyRequests, sms_code_send
+    from tongban.identity.errors import TooManyRequests
+    from tongban.identity.services import sms_code_send
 
     phone = world["citizen"].citizen.phone
     with time_machine.travel("2026-11-26 09:00 +0800", tick=False) as traveller:
@@ -503,7 +516,8 @@ class TestRegistration:
     def test_wrong_codes_burn_the_code(self, world: dict[str, Any]) -> None:
         from django.test import TestCase
 
-        from tongban.identity.services import AuthenticationFailed, sms_code_login
+        from tongban.identity.errors import AuthenticationFailed
+        from tongban.identity.services import sms_code_login
 
         phone = world["citizen"].citizen.phone
         with TestCase.captureOnCommitCallbacks(execute=True):

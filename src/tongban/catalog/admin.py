@@ -12,11 +12,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core.admin import warn_missing_calendar
 from tongban.core.errors import DomainError
 from tongban.identity.models import StaffMember, StaffRole
 
+from . import errors
 from .bundles import QuestionSpec, conditions_check, dependency_cycle, questions_check
 from .formschema import schema_check
 from .models import (
@@ -296,15 +298,16 @@ class BundleDependencyFormSet(forms.BaseInlineFormSet):
             if self.instance.pk and (
                 upstream.bundle_id != self.instance.pk or downstream.bundle_id != self.instance.pk
             ):
-                raise forms.ValidationError("依赖只能连接本一件事的事项（请先保存新增事项）")
+                raise forms.ValidationError(_("依赖只能连接本一件事的事项（请先保存新增事项）"))
             if upstream.pk == downstream.pk:
-                raise forms.ValidationError(f"事项不能依赖自身：{upstream.item.name}")
+                error = errors.BUNDLE_DEPENDENCY_SELF.error(item=upstream.item.name)
+                raise forms.ValidationError(error.message)
             edges.append((upstream, downstream))
         nodes = list({node for edge in edges for node in edge})
         cycle = dependency_cycle(nodes, edges)
         if cycle:
-            path = " → ".join(node.item.name for node in cycle)
-            raise forms.ValidationError(f"事项依赖存在循环：{path}")
+            error = errors.BUNDLE_CYCLE.error(path=" → ".join(node.item.name for node in cycle))
+            raise forms.ValidationError(error.message)
 
 
 class BundleDependencyInline(RegionScopedInline):

@@ -2,12 +2,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from ninja import Field, Path, Query, Router, Schema
 from ninja.pagination import paginate
 
-from tongban.core.errors import InvalidInput
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 
+from . import errors
 from .bundles import bundle_form, bundle_get, bundles_list, situation_answers
 from .models import Bundle, ServiceItem
 from .schemas import BundleOut, BundleSummaryOut, ItemOut, ItemSummaryOut, MaterialOut
@@ -176,7 +177,9 @@ def _answers(bundle: Bundle, raw: list[str]) -> dict[str, str] | None:
     for entry in raw:
         code, separator, value = entry.partition(":")
         if not separator or not code.strip() or len(entry) > 200:
-            raise InvalidInput("situation_invalid", "回答格式应为 <问题编码>:<回答>")
+            raise errors.SITUATION_INVALID.error(
+                fields={"answer": _("回答格式应为 <问题编码>:<回答>")}
+            )
         pairs[code.strip()] = value.strip()
     return situation_answers(bundle, pairs)
 

@@ -18,12 +18,13 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core.audit import audit_record_append
-from tongban.core.errors import InvalidInput, NotFound
 from tongban.core.models import Division
 from tongban.identity.models import Department
 
+from . import errors
 from .formschema import ELEMENT_CODE_PATTERN
 from .models import (
     YES_NO_OPTIONS,
@@ -168,29 +169,21 @@ def questions_check(questions: list[QuestionSpec]) -> None:
     seen: set[str] = set()
     for question in questions:
         if not re.match(QUESTION_CODE_PATTERN, question.code or ""):
-            raise InvalidInput(
-                "bundle_question_invalid",
-                f"情形问题编码无效：{question.code}（小写字母开头，仅含小写字母、数字、下划线）",
-            )
+            raise errors.BUNDLE_QUESTION_CODE_INVALID.error(code=question.code)
         if question.code in seen:
-            raise InvalidInput("bundle_question_invalid", f"情形问题编码重复：{question.code}")
+            raise errors.BUNDLE_QUESTION_CODE_DUPLICATE.error(code=question.code)
         seen.add(question.code)
         if not question.text.strip():
-            raise InvalidInput("bundle_question_invalid", f"情形问题 {question.code} 缺少问题文字")
+            raise errors.BUNDLE_QUESTION_TEXT_MISSING.error(code=question.code)
         if question.kind == SituationKind.YES_NO:
             if question.options:
-                raise InvalidInput(
-                    "bundle_question_invalid", f"是/否问题“{question.text}”不应另设选项"
-                )
+                raise errors.BUNDLE_QUESTION_OPTIONS_UNEXPECTED.error(question=question.text)
         elif question.kind == SituationKind.CHOICE:
             options = [str(option).strip() for option in question.options]
             if len(options) < 2 or len(set(options)) != len(options) or not all(options):
-                raise InvalidInput(
-                    "bundle_question_invalid",
-                    f"单选问题“{question.text}”至少需要两个互不相同的非空选项",
-                )
+                raise errors.BUNDLE_QUESTION_INVALID.error(question=question.text)
         else:
-            raise InvalidInput("bundle_question_invalid", f"情形问题类型无效：{question.kind}")
+            raise errors.BUNDLE_QUESTION_KIND_INVALID.error(kind=question.kind)
 
 
 def conditions_check(
@@ -213,35 +206,29 @@ def conditions_check(
     for name, condition in zip(names, conditions, strict=True):
         condition = condition or {}
         if not isinstance(condition, dict):
-            raise InvalidInput("bundle_condition_invalid", f"“{name}”的适用条件应为对象")
+            raise errors.BUNDLE_CONDITION_NOT_OBJECT.error(item=name)
         clean: Condition = {}
         for code, allowed in condition.items():
             if code not in choices:
-                raise InvalidInput(
-                    "bundle_condition_invalid", f"“{name}”的适用条件引用了不存在的情形问题：{code}"
-                )
+                raise errors.BUNDLE_CONDITION_UNKNOWN_QUESTION.error(item=name, question=code)
             if isinstance(allowed, str):
                 allowed = [allowed]
             if not isinstance(allowed, list) or not allowed:
-                raise InvalidInput(
-                    "bundle_condition_invalid", f"“{name}”的适用条件应列出问题 {code} 的适用选项"
-                )
+                raise errors.BUNDLE_CONDITION_NO_OPTIONS.error(item=name, question=code)
             unknown = [str(option) for option in allowed if option not in choices[code]]
             if unknown:
-                raise InvalidInput(
-                    "bundle_condition_invalid",
-                    f"“{name}”的适用条件引用了问题 {code} 不存在的选项："
-                    + "、".join(unknown)
-                    + f"（可选：{'、'.join(choices[code])}）",
+                raise errors.BUNDLE_CONDITION_INVALID.error(
+                    item=name,
+                    question=code,
+                    unknown="、".join(unknown),
+                    choices="、".join(choices[code]),
                 )
             clean[code] = [option for option in choices[code] if option in allowed]
         cleaned.append(clean)
     for upstream, downstream in edges:
         if not condition_implies(cleaned[downstream], cleaned[upstream], choices):
-            raise InvalidInput(
-                "bundle_condition_inconsistent",
-                f"“{names[downstream]}”依赖“{names[upstream]}”，但在某些情形下只办理前者："
-                f"请让“{names[downstream]}”的适用条件包含“{names[upstream]}”的适用条件",
+            raise errors.BUNDLE_CONDITION_INCONSISTENT.error(
+                downstream=names[downstream], upstream=names[upstream]
             )
     return cleaned
 
@@ -267,25 +254,27 @@ def situation_answers(bundle: Bundle, raw: Any) -> dict[str, str]:
     answered with one of its options, nothing else. Errors under `situation__<code>`."""
     raw = raw or {}
     if not isinstance(raw, dict):
-        raise InvalidInput("situation_invalid", "情形引导的回答应为对象")
+        raise errors.SITUATION_INVALID.error(fields={"situation": _("情形引导的回答应为对象")})
     questions = list(bundle.questions.all())
     known = {question.code for question in questions}
-    errors: dict[str, str] = {}
+    problems: dict[str, Any] = {}
     if any(code not in known for code in raw):
-        errors["situation"] = "回答中含有本一件事没有的情形问题"
+        problems["situation"] = _("回答中含有本一件事没有的情形问题")
     answers: dict[str, str] = {}
     for question in questions:
         value = raw.get(question.code)
         if value in (None, ""):
-            errors[f"{SITUATION_FIELD_PREFIX}{question.code}"] = f"请回答“{question.text}”"
+            problems[f"{SITUATION_FIELD_PREFIX}{question.code}"] = _("请回答“%(question)s”") % {
+                "question": question.text
+            }
         elif value not in question.choices:
-            errors[f"{SITUATION_FIELD_PREFIX}{question.code}"] = (
-                f"“{question.text}”的回答应为：{'、'.join(question.choices)}"
-            )
+            problems[f"{SITUATION_FIELD_PREFIX}{question.code}"] = _(
+                "“%(question)s”的回答应为：%(choices)s"
+            ) % {"question": question.text, "choices": "、".join(question.choices)}
         else:
             answers[question.code] = str(value)
-    if errors:
-        raise InvalidInput("situation_invalid", "请先回答情形引导问题", fields=errors)
+    if problems:
+        raise errors.SITUATION_INVALID.error(fields=problems)
     return answers
 
 
@@ -321,37 +310,27 @@ def dependencies_check(items: list[ServiceItem], dependencies: list[DependencySp
     edges = []
     for dependency in dependencies:
         if not (0 <= dependency.upstream < len(items) and 0 <= dependency.downstream < len(items)):
-            raise InvalidInput("bundle_dependency_invalid", "依赖关系引用了不在本一件事中的事项")
+            raise errors.BUNDLE_DEPENDENCY_INVALID.error()
         if dependency.upstream == dependency.downstream:
-            raise InvalidInput(
-                "bundle_dependency_invalid", f"事项“{names[dependency.upstream]}”不能依赖自身"
-            )
+            raise errors.BUNDLE_DEPENDENCY_SELF.error(item=names[dependency.upstream])
         edges.append((dependency.upstream, dependency.downstream))
     cycle = dependency_cycle(list(range(len(items))), edges)
     if cycle:
-        raise InvalidInput(
-            "bundle_cycle",
-            "事项依赖存在循环，无法确定办理顺序：" + " → ".join(names[i] for i in cycle),
-        )
+        raise errors.BUNDLE_CYCLE.error(path=" → ".join(names[i] for i in cycle))
     for dependency in dependencies:
         upstream, downstream = items[dependency.upstream], items[dependency.downstream]
         for element in dependency.outputs:
             if not re.match(ELEMENT_CODE_PATTERN, element):
-                raise InvalidInput("bundle_output_invalid", f"输出数据元编码无效：{element}")
+                raise errors.BUNDLE_OUTPUT_CODE_INVALID.error(element=element)
             if downstream.current_version is None or element not in _form_elements(
                 downstream.current_version
             ):
-                raise InvalidInput(
-                    "bundle_output_invalid",
-                    f"“{downstream.name}”的申请表中没有标注数据元 {element} 的字段",
-                )
+                raise errors.BUNDLE_OUTPUT_INVALID.error(item=downstream.name, element=element)
             upstream_elements = (
                 _form_elements(upstream.current_version) if upstream.current_version else set()
             )
             if element not in RESULT_ELEMENTS and element not in upstream_elements:
-                raise InvalidInput(
-                    "bundle_output_invalid", f"“{upstream.name}”不能提供数据元 {element}"
-                )
+                raise errors.BUNDLE_OUTPUT_UNAVAILABLE.error(item=upstream.name, element=element)
 
 
 @transaction.atomic
@@ -380,14 +359,14 @@ def bundle_save(
     """
     questions = list(questions or [])
     if conditions is not None and len(conditions) != len(items):
-        raise InvalidInput("bundle_condition_invalid", "适用条件的数量应与事项一致")
+        raise errors.BUNDLE_CONDITION_COUNT.error()
     if not items and status == BundleStatus.PUBLISHED:
-        raise InvalidInput("bundle_empty", "发布的一件事至少包含一个事项")
+        raise errors.BUNDLE_EMPTY.error()
     if len({item.pk for item in items}) != len(items):
-        raise InvalidInput("bundle_item_duplicate", "同一事项在一件事中只能出现一次")
+        raise errors.BUNDLE_ITEM_DUPLICATE.error()
     unpublished = [item.name for item in items if item.current_version_id is None]
     if unpublished:
-        raise InvalidInput("bundle_item_unpublished", "事项尚未发布：" + "、".join(unpublished))
+        raise errors.BUNDLE_ITEM_UNPUBLISHED.error(items="、".join(unpublished))
     dependencies_check(items, dependencies)
     questions_check(questions)
     cleaned_conditions = conditions_check(
@@ -396,7 +375,7 @@ def bundle_save(
         list(conditions) if conditions is not None else [{}] * len(items),
         [(d.upstream, d.downstream) for d in dependencies],
     )
-    bundle, _ = Bundle.objects.update_or_create(
+    bundle, _created = Bundle.objects.update_or_create(
         code=code,
         defaults={
             "name": name,
@@ -469,7 +448,7 @@ def bundles_list(*, region: str | None = None) -> QuerySet[Bundle]:
     if region:
         division = Division.objects.filter(code=region).first()
         if division is None:
-            raise NotFound("region_not_found", f"区划 {region} 不存在")
+            raise errors.REGION_NOT_FOUND.error(region=region)
         bundles = bundles.filter(division__code__startswith=division.subtree_prefix)
     return bundles.prefetch_related(
         Prefetch(
@@ -486,7 +465,7 @@ def bundles_list(*, region: str | None = None) -> QuerySet[Bundle]:
 def bundle_get(*, code: str) -> Bundle:
     bundle = bundles_list().filter(code=code).first()
     if bundle is None:
-        raise NotFound("bundle_not_found", f"一件事 {code} 不存在或未发布")
+        raise errors.BUNDLE_NOT_FOUND.error(code=code)
     return bundle
 
 

@@ -17,9 +17,12 @@ from datetime import date
 from typing import Any
 
 import jsonschema
+from django.utils.translation import gettext_lazy as _
 
-from tongban.core.errors import DomainError, InvalidInput
+from tongban.core.errors import DomainError
 from tongban.core.ids import validate_resident_id, validate_uscc
+
+from . import errors
 
 FORMATS = ("date", "phone", "id_number", "uscc", "email")
 ELEMENT_CODE_PATTERN = r"^[a-z][a-z_]*\.[a-z][a-z0-9_]*$"
@@ -70,23 +73,17 @@ def schema_check(schema: dict[str, Any]) -> None:
     try:
         jsonschema.validate(schema, META_SCHEMA)
     except jsonschema.ValidationError as error:
-        where = "/".join(str(part) for part in error.absolute_path) or "(根)"
-        raise InvalidInput(
-            "form_schema_invalid", f"申请表结构无效：{where}：{error.message}"
-        ) from error
+        where = "/".join(str(part) for part in error.absolute_path) or _("(根)")
+        raise errors.FORM_SCHEMA_INVALID.error(where=where, reason=error.message) from error
     unknown = set(schema.get("required", [])) - set(schema["properties"])
     if unknown:
-        raise InvalidInput(
-            "form_schema_invalid", f"申请表结构无效：必填字段不存在：{'、'.join(sorted(unknown))}"
-        )
+        raise errors.FORM_SCHEMA_REQUIRED_UNKNOWN.error(names="、".join(sorted(unknown)))
     for name, spec in schema["properties"].items():
         if "pattern" in spec:
             try:
                 re.compile(spec["pattern"])
             except re.error as error:
-                raise InvalidInput(
-                    "form_schema_invalid", f"申请表结构无效：{name} 的 pattern 不是合法正则"
-                ) from error
+                raise errors.FORM_SCHEMA_PATTERN_INVALID.error(name=name) from error
 
 
 @dataclass(frozen=True)
@@ -147,7 +144,7 @@ def _is_blank(value: Any) -> bool:
 
 
 def _clean(spec: FieldSpec, raw: Any) -> Any:
-    """Return the cleaned value or raise ValueError with the Chinese message."""
+    """Return the cleaned value or raise ValueError with the message (in the active language)."""
     if spec.type == "boolean":
         if isinstance(raw, bool):
             return raw
@@ -155,36 +152,39 @@ def _clean(spec: FieldSpec, raw: Any) -> Any:
             return True
         if isinstance(raw, str) and raw.lower() in {"false", "off", "0", "否", ""}:
             return False
-        raise ValueError("请选择“是”或“否”")
+        raise ValueError(_("请选择“是”或“否”"))
     if spec.type in {"integer", "number"}:
         if isinstance(raw, bool):
-            raise ValueError("请填写数字")
+            raise ValueError(_("请填写数字"))
         try:
             number = float(raw) if spec.type == "number" else int(str(raw).strip())
         except (TypeError, ValueError):
-            raise ValueError("请填写整数" if spec.type == "integer" else "请填写数字") from None
+            raise ValueError(
+                _("请填写整数") if spec.type == "integer" else _("请填写数字")
+            ) from None
         if spec.type == "number" and not math.isfinite(number):  # NaN, ±Infinity
-            raise ValueError("请填写数字")
+            raise ValueError(_("请填写数字"))
         if spec.minimum is not None and number < spec.minimum:
-            raise ValueError(f"不能小于 {spec.minimum:g}")
+            raise ValueError(_("不能小于 %(minimum)s") % {"minimum": f"{spec.minimum:g}"})
         if spec.maximum is not None and number > spec.maximum:
-            raise ValueError(f"不能大于 {spec.maximum:g}")
+            raise ValueError(_("不能大于 %(maximum)s") % {"maximum": f"{spec.maximum:g}"})
         value: Any = number
     else:
         if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-            raise ValueError("请填写文字")
+            raise ValueError(_("请填写文字"))
         value = str(raw).strip()
         if "\x00" in value:  # PostgreSQL stores no NUL in text or JSON
-            raise ValueError("不能包含控制字符")
+            raise ValueError(_("不能包含控制字符"))
         if spec.min_length is not None and len(value) < spec.min_length:
-            raise ValueError(f"至少 {spec.min_length} 个字")
+            raise ValueError(_("至少 %(length)s 个字") % {"length": spec.min_length})
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValueError(f"不能超过 {spec.max_length} 个字")
+            raise ValueError(_("不能超过 %(length)s 个字") % {"length": spec.max_length})
         if spec.pattern and not re.fullmatch(spec.pattern, value):
-            raise ValueError("格式不正确")
+            raise ValueError(_("格式不正确"))
         value = _clean_format(spec.format, value)
     if spec.choices and value not in spec.choices:
-        raise ValueError("请从列表中选择：" + "、".join(str(c) for c in spec.choices))
+        choices = "、".join(str(c) for c in spec.choices)
+        raise ValueError(_("请从列表中选择：%(choices)s") % {"choices": choices})
     return value
 
 
@@ -193,11 +193,11 @@ def _clean_format(fmt: str, value: str) -> str:
         try:
             return date.fromisoformat(value).isoformat()
         except ValueError:
-            raise ValueError("请填写有效日期（年-月-日）") from None
+            raise ValueError(_("请填写有效日期（年-月-日）")) from None
     if fmt == "phone" and not _PHONE.match(value):
-        raise ValueError("手机号码应为以1开头的11位数字")
+        raise ValueError(_("手机号码应为以1开头的11位数字"))
     if fmt == "email" and not _EMAIL.match(value):
-        raise ValueError("电子邮箱格式不正确")
+        raise ValueError(_("电子邮箱格式不正确"))
     if fmt in {"id_number", "uscc"}:
         try:
             return validate_resident_id(value) if fmt == "id_number" else validate_uscc(value)
@@ -209,23 +209,28 @@ def _clean_format(fmt: str, value: str) -> str:
 def validate_form_data(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     """Validate submitted form data; raise InvalidInput with one message per bad field."""
     if not isinstance(data, dict):
-        raise InvalidInput("form_invalid", "申请表数据应为对象")
+        raise errors.FORM_NOT_OBJECT.error()
     fields = form_fields(schema)
     known = {spec.name for spec in fields}
-    errors: dict[str, str] = {name: "申请表中没有此字段" for name in data if name not in known}
+    problems: dict[str, str] = {
+        name: str(_("申请表中没有此字段")) for name in data if name not in known
+    }
     cleaned: dict[str, Any] = {}
     for spec in fields:
         raw = data.get(spec.name)
         if _is_blank(raw) and not (spec.type == "boolean" and raw is not None):
             if spec.required:
-                errors[spec.name] = f"请填写“{spec.title}”"
+                problems[spec.name] = _("请填写“%(title)s”") % {"title": spec.title}
             continue
         try:
             cleaned[spec.name] = _clean(spec, raw)
         except ValueError as error:
-            errors[spec.name] = (
-                f"“{spec.title}”{error}" if not str(error).startswith("“") else str(error)
+            problem = str(error)
+            problems[spec.name] = (
+                _("“%(title)s”%(problem)s") % {"title": spec.title, "problem": problem}
+                if not problem.startswith("“")
+                else problem
             )
-    if errors:
-        raise InvalidInput("form_invalid", "申请表填写有误，请按提示修改", fields=errors)
+    if problems:
+        raise errors.FORM_INVALID.error(fields=problems)
     return cleaned

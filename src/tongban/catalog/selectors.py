@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db.models import F, Q, QuerySet
 
-from tongban.core.errors import NotFound
 from tongban.core.models import Division
 
+from . import errors
 from .models import ServiceItem, ServiceItemVersion
 
 
@@ -24,7 +24,7 @@ def items_list(
     if region:
         division = Division.objects.filter(code=region).first()
         if division is None:
-            raise NotFound("region_not_found", f"区划 {region} 不存在")
+            raise errors.REGION_NOT_FOUND.error(region=region)
         items = items.filter(division__code__startswith=division.subtree_prefix)
     if q:
         for word in q.split():
@@ -49,7 +49,7 @@ def item_get(*, code: str) -> ServiceItem:
         .first()
     )
     if item is None:
-        raise NotFound("item_not_found", f"事项 {code} 不存在或未发布")
+        raise errors.ITEM_NOT_FOUND.error(code=code)
     return item
 
 

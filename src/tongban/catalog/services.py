@@ -12,10 +12,10 @@ from django.db import transaction
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
-from tongban.core.errors import InvalidInput
 from tongban.core.models import Division
 from tongban.identity.models import Department
 
+from . import errors
 from .formschema import ELEMENT_CODE_PATTERN, schema_check
 from .models import Material, ServiceItem, ServiceItemVersion
 
@@ -54,10 +54,7 @@ def _check_material_elements(item: ServiceItem) -> None:
         if not isinstance(elements, list) or not all(
             isinstance(code, str) and re.match(ELEMENT_CODE_PATTERN, code) for code in elements
         ):
-            raise InvalidInput(
-                "material_elements_invalid",
-                f"材料“{material.name}”的可替代数据元应为数据元编码列表，如 person.id_number",
-            )
+            raise errors.MATERIAL_ELEMENTS_INVALID.error(material=material.name)
 
 
 @transaction.atomic
@@ -70,7 +67,7 @@ def item_publish(*, item: ServiceItem, actor: str) -> ServiceItemVersion:
     schema_check(item.form_schema)
     _check_material_elements(item)
     if item.committed_limit_days > item.legal_limit_days:
-        raise InvalidInput("committed_over_legal", "承诺办结时限不能超过法定办结时限")
+        raise errors.COMMITTED_OVER_LEGAL.error()
     snapshot = {name: getattr(item, name) for name in VERSIONED_FIELDS}
     materials = _material_snapshot(item)
     current = item.current_version

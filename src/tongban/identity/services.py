@@ -12,16 +12,17 @@ from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
 from tongban.core.crypto import keyed_sm3_hex
-from tongban.core.errors import DomainError, InvalidInput, NotFound
 from tongban.core.ids import validate_resident_id, validate_uscc
 from tongban.core.masking import mask
 from tongban.core.models import Division
 
+from . import errors
 from .models import (
     ApiToken,
     Citizen,
@@ -38,18 +39,6 @@ from .sms import send_sms
 PHONE_LENGTH = 11
 
 
-class AuthenticationFailed(DomainError):
-    status = 401
-
-
-class LockedOut(DomainError):
-    status = 429
-
-
-class TooManyRequests(DomainError):
-    status = 429
-
-
 SMS_CODES_PER_DAY = 10
 
 
@@ -60,7 +49,7 @@ def _secret_digest(value: str) -> str:
 def validate_phone(phone: str) -> str:
     phone = phone.strip()
     if len(phone) != PHONE_LENGTH or not phone.isdigit() or not phone.startswith("1"):
-        raise InvalidInput("phone_format", "手机号码应为以1开头的11位数字")
+        raise errors.PHONE_FORMAT.error()
     return phone
 
 
@@ -73,12 +62,12 @@ def citizen_register(
     phone = validate_phone(phone)
     real_name = real_name.strip()
     if not real_name:
-        raise InvalidInput("name_required", "请填写姓名")
+        raise errors.NAME_REQUIRED.error()
     if Citizen.objects.filter(id_number=id_number).exists():
-        raise InvalidInput("id_number_taken", "该身份证号码已注册")
+        raise errors.ID_NUMBER_TAKEN.error()
     user_model = get_user_model()
     if user_model.objects.filter(username=phone).exists():
-        raise InvalidInput("phone_taken", "该手机号码已注册")
+        raise errors.PHONE_TAKEN.error()
     user = user_model.objects.create_user(username=phone, password=password)
     if password is None:
         user.set_unusable_password()
@@ -101,7 +90,7 @@ def enterprise_register(
 ) -> Enterprise:
     uscc = validate_uscc(uscc)
     if Enterprise.objects.filter(uscc=uscc).exists():
-        raise InvalidInput("uscc_taken", "该统一社会信用代码已登记")
+        raise errors.USCC_TAKEN.error()
     enterprise = Enterprise.objects.create(
         uscc=uscc, name=name.strip(), legal_representative=legal_representative.strip()
     )
@@ -114,8 +103,8 @@ def department_create(*, code: str, name: str, division_code: str) -> Department
     code = validate_uscc(code)
     division = Division.objects.filter(code=division_code).first()
     if division is None:
-        raise NotFound("division_not_found", f"区划 {division_code} 不存在")
-    department, _ = Department.objects.update_or_create(
+        raise errors.DIVISION_NOT_FOUND.error(code=division_code)
+    department, _created = Department.objects.update_or_create(
         code=code, defaults={"name": name, "division": division}
     )
     return department
@@ -135,9 +124,7 @@ def staff_create(
 ) -> StaffMember:
     """Create a staff account with a confirmed TOTP device (staff sign-in needs both)."""
     if not department.division.contains(scope.code):
-        raise InvalidInput(
-            "scope_outside_department", "工作人员管辖区划须为部门所在区划或其下级区划"
-        )
+        raise errors.SCOPE_OUTSIDE_DEPARTMENT.error()
     user_model = get_user_model()
     user = user_model.objects.create_user(
         username=username,
@@ -162,7 +149,7 @@ def _lockout_check(request: HttpRequest | None, username: str) -> None:
             outcome=Outcome.DENIED,
             detail={"reason": "locked_out"},
         )
-        raise LockedOut("account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试")
+        raise errors.ACCOUNT_LOCKED.error()
 
 
 def password_login(
@@ -179,7 +166,7 @@ def password_login(
             outcome=Outcome.FAILURE,
             detail={"reason": "bad_credentials"},
         )
-        raise AuthenticationFailed("invalid_credentials", "用户名或密码错误")
+        raise errors.INVALID_CREDENTIALS.error()
     if StaffMember.objects.filter(user=user).exists() or user.is_staff:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None or not otp_token or not device.verify_token(otp_token.strip()):
@@ -190,9 +177,7 @@ def password_login(
                 outcome=Outcome.FAILURE,
                 detail={"reason": "otp"},
             )
-            raise AuthenticationFailed(
-                "otp_invalid", "动态验证码错误或缺失（工作人员须使用双因素认证）"
-            )
+            raise errors.OTP_INVALID.error()
     audit_record_append(actor=f"user:{user.pk}", action="login", detail={"method": "password"})
     return user
 
@@ -225,11 +210,9 @@ def sms_code_send(*, phone: str, purpose: str = CodePurpose.LOGIN) -> None:
     now = clock.now()
     recent = OneTimeCode.objects.filter(phone=phone, created_at__gte=now - timedelta(days=1))
     if recent.filter(created_at__gte=now - timedelta(seconds=60)).exists():
-        raise TooManyRequests("sms_code_too_soon", "验证码发送过于频繁，请60秒后再试")
+        raise errors.SMS_CODE_TOO_SOON.error()
     if recent.count() >= SMS_CODES_PER_DAY:
-        raise TooManyRequests(
-            "sms_code_daily_limit", "今日验证码发送次数已达上限，请明日再试或使用密码登录"
-        )
+        raise errors.SMS_CODE_DAILY_LIMIT.error()
     code = f"{secrets.randbelow(10**6):06d}"
     OneTimeCode.objects.filter(phone=phone, used=False).update(used=True)
     OneTimeCode.objects.create(
@@ -278,8 +261,8 @@ def sms_code_login(*, phone: str, code: str) -> User:
             detail={"method": "sms", "reason": outcome},
         )
         if outcome == "invalid":
-            raise AuthenticationFailed("sms_code_invalid", "验证码错误")
-        raise AuthenticationFailed("sms_code_expired", "验证码已过期或未发送，请重新获取")
+            raise errors.SMS_CODE_INVALID.error()
+        raise errors.SMS_CODE_EXPIRED.error()
     audit_record_append(actor=actor, action="login", detail={"method": "sms"})
     return citizen.user
 
@@ -294,17 +277,15 @@ def citizen_sign_up(
     phone = validate_phone(phone)
     id_number = validate_resident_id(id_number)
     if not real_name.strip():
-        raise InvalidInput("name_required", "请填写姓名", fields={"real_name": "请填写姓名"})
+        raise errors.NAME_REQUIRED.error(fields={"real_name": _("请填写姓名")})
     if (
         Citizen.objects.filter(id_number=id_number).exists()
         or Citizen.objects.filter(phone=phone).exists()
     ):
-        raise InvalidInput("already_registered", "该身份证号码或手机号码已注册，请直接登录")
+        raise errors.ALREADY_REGISTERED.error()
     validate_password(password)
     if _code_check(phone, code, CodePurpose.REGISTER) != "ok":
-        raise InvalidInput(
-            "sms_code_invalid", "短信验证码错误或已过期", fields={"code": "验证码错误或已过期"}
-        )
+        raise errors.REGISTRATION_CODE_INVALID.error(fields={"code": _("验证码错误或已过期")})
     return citizen_register(
         real_name=real_name, id_number=id_number, phone=phone, password=password
     )
@@ -317,10 +298,8 @@ def validate_password(password: str) -> None:
     try:
         django_validate(password)
     except ValidationError as error:
-        raise InvalidInput(
-            "password_weak",
-            "密码强度不足：" + "；".join(error.messages),
-            fields={"password": "密码强度不足"},
+        raise errors.PASSWORD_WEAK.error(
+            reasons=_("；").join(error.messages), fields={"password": _("密码强度不足")}
         ) from error
 
 

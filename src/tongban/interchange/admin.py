@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from . import errors
 from .models import InboundMessage, OutboundMessage, Peer
 
 
@@ -23,7 +24,7 @@ class PeerForm(forms.ModelForm):
         try:
             return sm2_public_key_normalise(self.cleaned_data["public_key"])
         except SM2KeyError as error:
-            raise forms.ValidationError(f"公钥无效: {error}") from None
+            raise forms.ValidationError(errors.BAD_PUBLIC_KEY.error(reason=error).message) from None
 
 
 @admin.register(Peer)

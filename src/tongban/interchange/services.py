@@ -36,16 +36,11 @@ from django.db import IntegrityError, transaction
 
 from tongban.core import audit, clock
 from tongban.core.crypto import key_fingerprint, sm2_keypair, sm2_sign, sm2_verify
-from tongban.core.errors import (
-    DomainError,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-)
+from tongban.core.errors import DomainError
 from tongban.core.keys import sm2_key, sm2_key_promote, sm2_key_stage
 from tongban.core.registry import Registry
 
+from . import errors
 from .models import InboundMessage, OutboundMessage, Peer
 
 logger = logging.getLogger(__name__)
@@ -76,7 +71,7 @@ def local_regions() -> list[str]:
 def region_public_key(code: str) -> str:
     """The SM2 public key a local region signs with (for peers to configure)."""
     if code not in local_regions():
-        raise NotFound("unknown_region", f"本部署不服务区域 {code}")
+        raise errors.UNKNOWN_REGION.error(region=code)
     return sm2_key(KEY_PURPOSE, code)[1]
 
 
@@ -89,10 +84,10 @@ def message_send(
 ) -> OutboundMessage:
     """Queue a signed message; it is delivered after the caller's transaction commits."""
     if sender not in local_regions():
-        raise InvalidInput("unknown_sender", f"本部署不服务发送区域 {sender}")
+        raise errors.SENDER_NOT_SERVED.error(sender=sender)
     peer = Peer.objects.filter(code=recipient, is_active=True).first()
     if peer is None:
-        raise NotFound("unknown_peer", f"未配置接收区域 {recipient}")
+        raise errors.UNKNOWN_PEER.error(recipient=recipient)
     now = clock.now()
     message_id = uuid.uuid4()
     body = json.dumps(
@@ -158,7 +153,7 @@ def _resign_if_refused(message: OutboundMessage, error: str) -> None:
     """A peer refused the signature: the message may have been signed with a key rotated away
     since (sent while the rotation ran, or its peer no longer accepts the previous key).
     Sign it again with the current key, so the next attempt can succeed."""
-    if "bad_signature" not in error:
+    if errors.BAD_SIGNATURE.code not in error:
         return
     private_hex, public_hex = sm2_key(KEY_PURPOSE, message.sender)
     if sm2_verify(public_hex, message.body.encode(), bytes.fromhex(message.signature)):
@@ -229,16 +224,16 @@ def decode_signature(value: str) -> bytes:
     try:
         return base64.b64decode(value.encode(), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise Unauthenticated("bad_signature", "消息签名格式不正确") from None
+        raise errors.BAD_SIGNATURE.error() from None
 
 
 def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
     """Check and process a message from a peer, exactly once per (sender, id)."""
     peer = Peer.objects.filter(code=sender, is_active=True).first()
     if peer is None:
-        raise PermissionDenied("unknown_sender", f"未配置或已停用的发送区域 {sender}")
+        raise errors.UNKNOWN_SENDER.error(sender=sender)
     if len(body) > _max_body_bytes():
-        raise InvalidInput("message_too_large", "消息过大")
+        raise errors.MESSAGE_TOO_LARGE.error()
     signed_with = _signed_with(peer, body, signature)
     if signed_with is None:
         with transaction.atomic():
@@ -248,11 +243,11 @@ def message_receive(*, sender: str, body: bytes, signature: bytes) -> Received:
                 outcome=audit.Outcome.DENIED,
                 detail={"reason": "bad_signature"},
             )
-        raise Unauthenticated("bad_signature", "消息签名验证失败")
+        raise errors.BAD_SIGNATURE.error()
     envelope = _parse(body, sender)
     handler = HANDLERS.get(envelope["kind"])
     if handler is None:
-        raise InvalidInput("unknown_kind", f"不支持的消息类型 {envelope['kind']}")
+        raise errors.UNKNOWN_KIND.error(kind=envelope["kind"])
     try:
         with transaction.atomic():
             message = InboundMessage.objects.create(
@@ -305,13 +300,13 @@ def _parse(body: bytes, sender: str) -> dict[str, Any]:
         uuid.UUID(str(envelope["id"]))
         fields = {k: envelope[k] for k in ("v", "sender", "recipient", "kind", "payload")}
     except (ValueError, KeyError, TypeError):
-        raise InvalidInput("bad_envelope", "消息格式不正确") from None
+        raise errors.BAD_ENVELOPE.error() from None
     if fields["v"] != ENVELOPE_VERSION or not isinstance(fields["payload"], dict):
-        raise InvalidInput("bad_envelope", "消息格式版本或内容不正确")
+        raise errors.BAD_ENVELOPE.error()
     if fields["sender"] != sender:
-        raise InvalidInput("sender_mismatch", "消息发送区域与签名区域不一致")
+        raise errors.SENDER_MISMATCH.error()
     if fields["recipient"] not in local_regions():
-        raise InvalidInput("wrong_recipient", f"本部署不服务接收区域 {fields['recipient']}")
+        raise errors.WRONG_RECIPIENT.error(recipient=fields["recipient"])
     return {**fields, "id": str(envelope["id"])}
 
 
@@ -342,7 +337,7 @@ def peer_save(
     try:
         key = sm2_public_key_normalise(public_key)
     except SM2KeyError as error:
-        raise InvalidInput("bad_public_key", f"公钥无效: {error}") from None
+        raise errors.BAD_PUBLIC_KEY.error(reason=error) from None
     with transaction.atomic():
         peer = Peer.objects.select_for_update().filter(code=code).first()
         previous = peer.public_key if peer is not None and peer.public_key != key else ""
@@ -389,7 +384,7 @@ def region_key_rotate(*, code: str, actor: str) -> tuple[str, str]:
     signed just before the rotation (unless told the old key leaked: --revoke-previous).
     """
     if code not in local_regions():
-        raise NotFound("unknown_region", f"本部署不服务区域 {code}")
+        raise errors.UNKNOWN_REGION.error(region=code)
     old_public = region_public_key(code)
     private_hex, new_public = sm2_keypair()
     # On disk (fsync) before the database says "new key": should promoting it after the commit

@@ -8,7 +8,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
+from . import errors
 from .models import (
     Checkpoint,
     Log,
@@ -70,14 +72,14 @@ class TrustedLogForm(ModelForm):
     def clean_vkeys(self) -> str:
         lines = [line.strip() for line in self.cleaned_data["vkeys"].splitlines() if line.strip()]
         if not lines:
-            raise ValidationError("至少需要一个公钥")
+            raise ValidationError(errors.VKEY_MISSING.message)
         for line in lines:
             try:
                 verifier = verifier_from_vkey(line)
             except NoteError as error:
-                raise ValidationError(f"公钥格式不正确：{error}") from error
+                raise ValidationError(errors.INVALID_VKEY.error(reason=error).message) from error
             if isinstance(verifier, CosignatureVerifier):
-                raise ValidationError("这是见证人副署公钥，不是日志公钥")
+                raise ValidationError(_("这是见证人副署公钥，不是日志公钥"))
         return "\n".join(lines)
 
 

@@ -13,13 +13,13 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Schema
 from ninja.errors import ValidationError
 
-from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
 from tongban.core.schemas import error_responses
 
-from . import selectors, services
+from . import errors, selectors, services
 from .merkle import HASH_SIZE
 from .note import checkpoint_parse, note_parse
 from .schemas import (
@@ -43,7 +43,9 @@ def _b64(value: bytes) -> str:
 
 def _number(value: int | None, field: str) -> int | None:
     if value is not None and not 0 <= value <= MAX_SIZE:
-        raise InvalidInput("size_out_of_range", "数值超出范围", fields={field: "超出范围"})
+        raise errors.SIZE_OUT_OF_RANGE.error(
+            field=field, maximum=MAX_SIZE, fields={field: _("超出范围")}
+        )
     return value
 
 
@@ -74,7 +76,7 @@ def checkpoint_latest(request: HttpRequest, name: str) -> HttpResponse:
     """最新签名树头（C2SP checkpoint，text/plain）。"""
     note = selectors.latest_checkpoint(log_name=name)
     if note is None:
-        raise NotFound("checkpoint_not_found", "该日志尚未发布签名树头")
+        raise errors.CHECKPOINT_NOT_FOUND.error()
     return HttpResponse(note, content_type="text/plain; charset=utf-8")
 
 
@@ -103,7 +105,7 @@ def entry_with_proof(
     _number(index, "index")
     head = selectors.tree_head(log_name=name, size=_number(query.size, "size"))
     if not 0 <= index < head.size:
-        raise NotFound("entry_not_found", "该序号的存证条目不存在")
+        raise errors.ENTRY_NOT_FOUND.error()
     content, leaf = selectors.entry_leaf(log_name=name, index=index)
     proof = selectors.inclusion_proof(log_name=name, index=index, size=head.size)
     return {
@@ -161,8 +163,8 @@ def _witness_body(request: HttpRequest) -> WitnessIn:
         data = json.loads(request.body or b"null")
         return WitnessIn.model_validate(data)
     except ValueError as error:  # JSON or pydantic errors
-        errors = getattr(error, "errors", None)
-        found = errors() if callable(errors) else [{"loc": (), "msg": "JSON 无效"}]
+        details = getattr(error, "errors", None)
+        found = details() if callable(details) else [{"loc": (), "msg": str(_("JSON 无效"))}]
         raise ValidationError(
             [{"loc": ["body", *item.get("loc", ())], "msg": item.get("msg", "")} for item in found]
         ) from None
@@ -183,7 +185,7 @@ def witness(request: HttpRequest) -> dict[str, Any]:
 
     分叉视图（同一大小不同根、一致性证明不成立、树变小）返回 409 split_view 并产生告警。"""
     if not _may_witness(getattr(request, "auth", None)):
-        raise PermissionDenied("forbidden", "仅管理员或系统账号可提交见证请求")
+        raise errors.FORBIDDEN.error()
     body = _witness_body(request)
     proof = []
     for number, encoded in enumerate(body.consistency_proof):
@@ -192,10 +194,8 @@ def witness(request: HttpRequest) -> dict[str, Any]:
         except (binascii.Error, ValueError):
             value = b""
         if len(value) != HASH_SIZE:
-            raise InvalidInput(
-                "invalid_proof",
-                "一致性证明的每一项应为 32 字节哈希的 base64",
-                fields={f"consistency_proof.{number}": "无效"},
+            raise errors.INVALID_PROOF.error(
+                fields={f"consistency_proof.{number}": _("应为 32 字节哈希的 base64")}
             )
         proof.append(value)
     line = services.witness_observe(

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tongban.core.errors import InvalidInput, NotFound
+from django.utils.translation import gettext_lazy as _
 
-from . import merkle
+from . import errors, merkle
 from .models import (
     WITNESS_OWNER,
     Checkpoint,
@@ -33,7 +33,7 @@ class TreeHead:
 def _log(log_name: str) -> Log:
     log = Log.objects.filter(name=log_name).first() if isinstance(log_name, str) else None
     if log is None:
-        raise NotFound("log_not_found", "日志不存在")
+        raise errors.LOG_NOT_FOUND.error()
     return log
 
 
@@ -50,10 +50,8 @@ def _fetcher(log: Log) -> merkle.NodeFetcher:
 
 def _check_size(log: Log, size: int, field: str = "size") -> None:
     if not isinstance(size, int) or not 0 <= size <= log.size:
-        raise InvalidInput(
-            "size_out_of_range",
-            f"树大小应在 0 到 {log.size} 之间",
-            fields={field: "超出范围"},
+        raise errors.SIZE_OUT_OF_RANGE.error(
+            field=field, maximum=log.size, fields={field: _("超出范围")}
         )
 
 
@@ -80,9 +78,7 @@ def inclusion_proof(*, log_name: str, index: int, size: int) -> list[bytes]:
     log = _log(log_name)
     _check_size(log, size)
     if not isinstance(index, int) or not 0 <= index < size:
-        raise InvalidInput(
-            "index_out_of_range", f"叶子序号应在 0 到 {size - 1} 之间", fields={"index": "超出范围"}
-        )
+        raise errors.INDEX_OUT_OF_RANGE.error(last=size - 1, fields={"index": _("超出范围")})
     return merkle.inclusion_proof(log.hash_algorithm, index, size, _fetcher(log))
 
 
@@ -92,8 +88,8 @@ def consistency_proof(*, log_name: str, old_size: int, new_size: int) -> list[by
     _check_size(log, new_size, "new")
     _check_size(log, old_size, "old")
     if old_size > new_size:
-        raise InvalidInput(
-            "size_out_of_range", "旧树大小不能大于新树大小", fields={"old": "大于 new"}
+        raise errors.SIZE_OUT_OF_RANGE.error(
+            field="old", maximum=new_size, fields={"old": _("大于 new")}
         )
     return merkle.consistency_proof(log.hash_algorithm, old_size, new_size, _fetcher(log))
 
@@ -107,7 +103,7 @@ def entry_leaf(*, log_name: str, index: int) -> tuple[bytes, bytes]:
         else None
     )
     if row is None:
-        raise NotFound("entry_not_found", "该序号的存证条目不存在")
+        raise errors.ENTRY_NOT_FOUND.error()
     return bytes(row[0]), bytes(row[1])
 
 

@@ -18,9 +18,8 @@ from django.db import IntegrityError, transaction
 
 from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
-from tongban.core.errors import Conflict, InvalidInput, NotFound
 
-from . import keys
+from . import errors, keys
 from .merkle import (
     HASH_ALGORITHMS,
     HASH_SIZE,
@@ -93,14 +92,12 @@ def log_get_or_create(*, name: str, origin: str | None = None, hash_algorithm: s
     """The log called `name`, created (empty) if missing. Origin defaults to
     "<LEDGER_ORIGIN_PREFIX>/<name>". An existing log keeps its origin and hash algorithm."""
     if not isinstance(name, str) or not LOG_NAME.fullmatch(name):
-        raise InvalidInput(
-            "invalid_log_name", "日志名称只能包含小写字母、数字、-、_（最多 64 个字符）"
-        )
+        raise errors.INVALID_LOG_NAME.error()
     if hash_algorithm not in HASH_ALGORITHMS:
-        raise InvalidInput("invalid_hash_algorithm", "不支持的哈希算法（可选 sm3、sha256）")
+        raise errors.INVALID_HASH_ALGORITHM.error()
     origin = origin or f"{origin_prefix()}/{name}"
     if not ORIGIN.fullmatch(origin):
-        raise InvalidInput("invalid_origin", "来源标识不能包含空白或“+”，且不超过 200 个字符")
+        raise errors.INVALID_ORIGIN.error()
     existing = Log.objects.filter(name=name).first()
     if existing is not None:
         return existing
@@ -110,7 +107,7 @@ def log_get_or_create(*, name: str, origin: str | None = None, hash_algorithm: s
     except IntegrityError:
         existing = Log.objects.filter(name=name).first()
         if existing is None:  # the origin, not the name, is taken
-            raise Conflict("origin_taken", "该来源标识已被其他日志使用") from None
+            raise errors.ORIGIN_TAKEN.error() from None
         return existing
 
 
@@ -300,16 +297,16 @@ def trusted_log_save(
 ) -> TrustedLog:
     """Add or update one entry of the trust list (every vkey must parse)."""
     if not isinstance(origin, str) or not ORIGIN.fullmatch(origin):
-        raise InvalidInput("invalid_origin", "来源标识不能包含空白或“+”，且不超过 200 个字符")
+        raise errors.INVALID_ORIGIN.error()
     if hash_algorithm not in HASH_ALGORITHMS:
-        raise InvalidInput("invalid_hash_algorithm", "不支持的哈希算法（可选 sm3、sha256）")
+        raise errors.INVALID_HASH_ALGORITHM.error()
     if not vkeys:
-        raise InvalidInput("invalid_vkey", "至少需要一个公钥")
+        raise errors.VKEY_MISSING.error()
     for vkey in vkeys:
         try:
             verifier_from_vkey(vkey)
         except NoteError as error:
-            raise InvalidInput("invalid_vkey", f"公钥格式不正确：{error}") from error
+            raise errors.INVALID_VKEY.error(reason=error) from error
     trusted, _ = TrustedLog.objects.update_or_create(
         origin=origin,
         defaults={
@@ -327,11 +324,11 @@ def trust_list_load(*, data: dict[str, Any]) -> list[TrustedLog]:
     """Load a trust list: {"logs": [{"origin", "vkeys": [...], "hash_algorithm", "region"}]}."""
     logs = data.get("logs") if isinstance(data, dict) else None
     if not isinstance(logs, list):
-        raise InvalidInput("invalid_trust_list", '信任列表应为 {"logs": [...]}')
+        raise errors.INVALID_TRUST_LIST.error()
     saved = []
     for item in logs:
         if not isinstance(item, dict) or not isinstance(item.get("vkeys"), list):
-            raise InvalidInput("invalid_trust_list", "信任列表的每一项需要 origin 与 vkeys")
+            raise errors.INVALID_TRUST_LIST.error()
         saved.append(
             trusted_log_save(
                 origin=item.get("origin", ""),
@@ -347,12 +344,8 @@ def trust_list_load_file(path: str | Path) -> list[TrustedLog]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise InvalidInput("invalid_trust_list", f"无法读取信任列表：{error}") from error
+        raise errors.TRUST_LIST_UNREADABLE.error(reason=error) from error
     return trust_list_load(data=data)
-
-
-class SplitView(Conflict):
-    """分叉视图: the witnessed log showed two histories that cannot both be true."""
 
 
 def witness_observe(*, origin: str, note: str, consistency_proof: Sequence[bytes]) -> str:
@@ -362,13 +355,13 @@ def witness_observe(*, origin: str, note: str, consistency_proof: Sequence[bytes
 
     A split view — same size with another root, an inconsistent proof, or a smaller tree than
     already seen — is stored as a SplitViewAlert with both notes, audited, and raised as
-    DomainError "split_view" (409). The alert is committed even though the call raises."""
+    `errors.SPLIT_VIEW` (409). The alert is committed even though the call raises."""
     with transaction.atomic():
         outcome = _witness_observe(origin, note, list(consistency_proof))
     if isinstance(outcome, SplitViewAlert):
-        error = SplitView(
-            "split_view",
-            f"检测到分叉视图：{origin} 的检查点与此前见到的不一致（{outcome.get_kind_display()}）",
+        error = errors.SPLIT_VIEW.error(
+            origin=origin,
+            kind=outcome.get_kind_display(),
             fields={"alert_id": str(outcome.pk), "kind": outcome.kind},
         )
         raise error.mark_recorded()  # the alert is audited
@@ -382,13 +375,13 @@ def _witness_observe(origin: str, note: str, proof: list[bytes]) -> str | SplitV
         else None
     )
     if trusted is None:
-        raise NotFound("unknown_log", "该日志不在本地区的信任列表中")
+        raise errors.UNKNOWN_LOG.error()
     try:
         checkpoint = checkpoint_open(note, _verifiers(trusted.vkey_list()), origin)
     except NoteError as error:
-        raise InvalidInput("invalid_checkpoint", f"检查点格式错误或签名无效：{error}") from error
+        raise errors.INVALID_CHECKPOINT.error(reason=error) from error
     if not all(isinstance(p, bytes) and len(p) == HASH_SIZE for p in proof):
-        raise InvalidInput("invalid_proof", "一致性证明的每个哈希应为 32 字节")
+        raise errors.INVALID_PROOF.error()
     last = WitnessedCheckpoint.objects.filter(trusted_log=trusted).order_by("-size", "-id").first()
     kind = _split_view_kind(trusted.hash_algorithm, last, checkpoint, proof)
     if kind is not None:
