@@ -70,8 +70,9 @@ migrations: | $(PYTHON) ## no model change without its migration
 
 check: lint types imports migrations ## lint, types, imports and migrations (.ci/run's static checks)
 
+# `bash .ci/run`, as CI runs it.
 ci: ## .ci/run: install, static and security checks, both test runs, the harness
-	.ci/run
+	bash .ci/run
 
 harness: | $(PYTHON) ## the reliability harness (needs PostgreSQL; harness/README.md)
 	PYTHON="$(abspath $(PYTHON))" harness/run_all.sh
