@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
-from tongban.config.periodic import Entry, entries_from, run_due
+from tongban.config.periodic import Entry, entries_from, run_due, start_embedded_beat
 
 
 def test_runs_due_entries_only_and_survives_a_failing_task() -> None:
@@ -39,3 +41,15 @@ def test_runs_due_entries_only_and_survives_a_failing_task() -> None:
     ran.clear()
     run_due(entries, run, timezone.now)
     assert ran == []  # nothing due again straight away
+
+
+def test_the_embedded_beat_ends_when_its_stop_event_is_set(settings: Any) -> None:
+    settings.CELERY_BEAT_SCHEDULE = {"hourly": {"task": "t.hourly", "schedule": timedelta(hours=1)}}
+    stop = threading.Event()
+    beat = start_embedded_beat(stop)
+    assert beat.is_alive()  # waiting for the hourly entry
+
+    stop.set()  # what `tongban demo` does when it is stopped
+
+    beat.join(timeout=5)
+    assert not beat.is_alive()

@@ -4,10 +4,15 @@ manage passthrough."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 
 def _setup(settings: str) -> None:
@@ -19,8 +24,77 @@ def _setup(settings: str) -> None:
     django.setup()
 
 
+# `tongban demo` stops gunicorn on SIGTERM and SIGINT: gunicorn's own graceful shutdown, then
+# a few seconds more before the process group is killed.
+GUNICORN_GRACEFUL_SECONDS = 5
+STOP_GRACE_SECONDS = GUNICORN_GRACEFUL_SECONDS + 5
+BEAT_JOIN_SECONDS = 5.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to send the child SIGTERM when this process dies, even by
+    SIGKILL, so gunicorn never goes on serving without `tongban demo`. None elsewhere.
+
+    The kernel sends it when the thread that forked the child exits: the main thread here."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # libc, looked up before the fork
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_forwarded(group: int) -> Iterator[threading.Event]:
+    """While inside, SIGTERM and SIGINT are passed on to the process group and set the event
+    yielded; the previous handlers come back on leaving."""
+    requested = threading.Event()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        requested.set()
+        _signal_group(group, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
+    try:
+        yield requested
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _wait_for_server(server: subprocess.Popen[bytes], stop_requested: threading.Event) -> int:
+    """Wait until gunicorn exits; once a stop was requested, give it STOP_GRACE_SECONDS, then
+    SIGKILL its group. Return its exit status (128 + the signal number if a signal ended it,
+    as a shell reports it)."""
+    while server.poll() is None and not stop_requested.wait(0.5):
+        pass
+    try:
+        server.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        _signal_group(server.pid, signal.SIGKILL)
+        server.wait()
+    # Workers outlive a master that crashed; none of them may keep the port.
+    _signal_group(server.pid, signal.SIGKILL)
+    return server.returncode if server.returncode >= 0 else 128 - server.returncode
+
+
 def demo(args: argparse.Namespace) -> int:
-    """Migrate SQLite under ./var, seed demo data, print accounts, serve on 127.0.0.1:PORT."""
+    """Migrate SQLite under ./var, seed demo data, print accounts, serve on 127.0.0.1:PORT
+    with gunicorn and the embedded beat until SIGTERM or SIGINT, which stop both."""
     _setup("tongban.config.settings.dev")
     from django.core.management import call_command
 
@@ -46,7 +120,6 @@ def demo(args: argparse.Namespace) -> int:
     from tongban.config.periodic import start_embedded_beat
     from tongban.edge.shedding import gunicorn_threads
 
-    start_embedded_beat()
     command = [
         sys.executable,
         "-m",
@@ -61,9 +134,29 @@ def demo(args: argparse.Namespace) -> int:
         "--access-logfile",
         "-",
         "--graceful-timeout",
-        "5",
+        str(GUNICORN_GRACEFUL_SECONDS),
     ]
-    return subprocess.call(command, env=os.environ.copy())  # noqa: S603
+    # gunicorn before the beat: a preexec_fn runs between fork and exec, which is safe only
+    # while this process has no other thread.
+    server = subprocess.Popen(  # noqa: S603 — our own interpreter and arguments
+        command,
+        env=os.environ.copy(),
+        process_group=0,  # its own group: one signal reaches the master and its workers
+        preexec_fn=_die_with_parent(),
+    )
+    try:
+        with _stop_signals_forwarded(server.pid) as stop_requested:
+            beat_stop = threading.Event()
+            beat = start_embedded_beat(beat_stop)
+            try:
+                return _wait_for_server(server, stop_requested)
+            finally:
+                beat_stop.set()
+                beat.join(timeout=BEAT_JOIN_SECONDS)
+    finally:
+        if server.poll() is None:  # left by an error above: never leave it serving
+            _signal_group(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def audit(args: argparse.Namespace) -> int:

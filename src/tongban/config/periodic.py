@@ -71,7 +71,8 @@ def _run_task(entry: Entry) -> None:
 
 
 def start_embedded_beat(stop: threading.Event | None = None) -> threading.Thread:
-    """Start the in-process beat over settings.CELERY_BEAT_SCHEDULE (a daemon thread)."""
+    """Start the in-process beat over settings.CELERY_BEAT_SCHEDULE (a daemon thread); it
+    ends once `stop` is set (`tongban demo` sets it when it is stopped)."""
     from django.conf import settings
     from django.utils import timezone
 
