@@ -1,4 +1,4 @@
-"""The embedded beat of `tongban demo` (config/periodic.py)."""
+"""The embedded beat of `tongban demo` (ops/periodic.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from tongban.config.periodic import Entry, entries_from, run_due, start_embedded_beat
+from tongban.ops.periodic import Entry, entries_from, run_due, start_embedded_beat
 
 
 def test_runs_due_entries_only_and_survives_a_failing_task() -> None:

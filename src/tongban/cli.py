@@ -116,9 +116,9 @@ def demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     # Periodic work (audit anchoring, licence expiry, message retries…) runs in this process:
-    # the embedded default has no broker for `celery beat` (config/periodic.py).
-    from tongban.config.periodic import start_embedded_beat
+    # the embedded default has no broker for `celery beat` (ops/periodic.py).
     from tongban.edge.shedding import gunicorn_threads
+    from tongban.ops.periodic import start_embedded_beat
 
     command = [
         sys.executable,
