@@ -54,15 +54,15 @@ CITIZEN_REQUIRED = ErrorCode(
     "citizen_required", PermissionDenied, _("只有实名注册的申请人可以%(action)s")
 )
 # The %(action)s of citizen_required.
-TO_APPLY = _("提交申请")
-TO_CORRECT = _("补正")
+TO_APPLY = pgettext_lazy("only applicants can", "提交申请")
+TO_CORRECT = pgettext_lazy("only applicants can", "补正")
 
 STAFF_REQUIRED = ErrorCode("staff_required", PermissionDenied, _("仅工作人员可查看%(what)s"))
 # The %(what)s of staff_required.
-CASE_QUEUE = _("办件队列")
-RECEIVED_QUEUE = _("代收件")
-ASSIST_TASKS = _("协办任务")
-ALERTS = _("督办提醒")
+CASE_QUEUE = pgettext_lazy("only staff can see", "办件队列")
+RECEIVED_QUEUE = pgettext_lazy("only staff can see", "代收件")
+ASSIST_TASKS = pgettext_lazy("only staff can see", "协办任务")
+ALERTS = pgettext_lazy("only staff can see", "督办提醒")
 
 ROLE_REQUIRED = ErrorCode("role_required", PermissionDenied, _("“%(action)s”需要%(roles)s岗位权限"))
 HANDLER_ROLE_REQUIRED = ErrorCode(
@@ -124,7 +124,7 @@ ILLEGAL_TRANSITION = ErrorCode(
 STALE_CASE = ErrorCode("stale_case", Conflict, _("办件已被他人处理，请刷新后重试"))
 COMMENT_REQUIRED = ErrorCode("comment_required", InvalidInput, _("“%(action)s”须填写理由"))
 # The %(action)s of comment_required when a received application is returned.
-TO_RETURN = _("退回")
+TO_RETURN = pgettext_lazy("a reason for", "退回")
 COMMENT_TOO_LONG = ErrorCode("comment_too_long", InvalidInput, _("意见不能超过2000字"))
 
 # ---------------------------------------------------------------- 一件事
@@ -153,7 +153,7 @@ MATERIAL_PART_UNKNOWN = ErrorCode(
 )
 ALREADY_CHECKED = ErrorCode("already_checked", Conflict, _("该代收件已审核"))
 # The %(action)s of role_required for the receiving check.
-TO_CHECK_RECEIVED = _("代收审核")
+TO_CHECK_RECEIVED = pgettext_lazy("a role to", "代收审核")
 RESUBMISSION_PENDING = ErrorCode(
     "resubmission_pending", Conflict, _("补正已提交，正在等待办理地处理")
 )
@@ -185,8 +185,8 @@ ANSWER_TOO_LONG = ErrorCode("answer_too_long", InvalidInput, _("协办意见不�
 NOTE_REQUIRED = ErrorCode("note_required", InvalidInput, _("请填写转办理由"))
 NOTE_TOO_LONG = ErrorCode("note_too_long", InvalidInput, _("%(label)s不能超过2000字"))
 # The %(label)s of note_too_long.
-TRANSFER_NOTE = _("转办理由")
-ESCALATION_NOTE = _("督办意见")
+TRANSFER_NOTE = pgettext_lazy("must be short", "转办理由")
+ESCALATION_NOTE = pgettext_lazy("must be short", "督办意见")
 TRANSFER_SAME_DEPARTMENT = ErrorCode(
     "transfer_same_department", InvalidInput, _("不能转办给本部门")
 )
