@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from tongban.cases.models import Case, CaseStatus
 from tongban.core.models import AuditRecord
@@ -284,6 +285,29 @@ class TestStaffApi:
         for outsider in ("other_department_staff", "other_region_staff", "narrow_scope_staff"):
             assert api.get("/api/v1/cases", **bearer(world[outsider])).json()["count"] == 0
         assert api.get("/api/v1/cases", **bearer(world["citizen"])).status_code == 403
+
+    def test_errors_are_shown_in_the_language_asked_for(
+        self, world: dict[str, Any], api: Client
+    ) -> None:
+        english = Client()
+        english.cookies["django_language"] = "en"
+        with translation.override("zh-hans"):  # the request's language stays in the request
+            refused = english.get("/api/v1/cases", **bearer(world["citizen"]))
+            missing = post(
+                english,
+                "/api/v1/applications",
+                application_body(world, materials=[]),
+                **bearer(world["citizen"]),
+            )
+        assert refused.json() == {
+            "code": "staff_required",
+            "message": "Only staff can see the case queue",
+            "fields": {},
+        }
+        assert missing.json()["code"] == "material_missing"
+        assert missing.json()["fields"] == {"M01": "Required: upload this document"}
+        chinese = api.get("/api/v1/cases", **bearer(world["citizen"])).json()
+        assert chinese["message"] == "仅工作人员可查看办件队列"
 
     def test_detail_unmasked_for_handler_and_audited(
         self, world: dict[str, Any], api: Client

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tongban.cases.bundles.services import bundle_case_view, bundle_resubmit, bundle_submit
+from tongban.cases.bundles.presenters import bundle_case_view
+from tongban.cases.bundles.services import bundle_resubmit, bundle_submit
 from tongban.cases.models import (
     BundleCase,
     BundleCaseStatus,

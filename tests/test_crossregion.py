@@ -18,6 +18,8 @@ from django.db import transaction
 from django.test import Client, TestCase
 
 from tongban.cases.crossregion import services as crossregion
+from tongban.cases.crossregion.presenters import received_summary
+from tongban.cases.crossregion.selectors import received_applications_for_staff, received_overall
 from tongban.cases.models import (
     Case,
     CaseStatus,
@@ -240,9 +242,7 @@ class TestBetweenTenants:
                 actor=regions["zj_clerk_of_gd_request"], received_id=received.pk, accept=True
             )
         assert outside.value.status == 404
-        assert not crossregion.received_applications_for_staff(
-            actor=regions["zj_clerk_of_gd_request"]
-        ).exists()
+        assert not received_applications_for_staff(actor=regions["zj_clerk_of_gd_request"]).exists()
         with pytest.raises(DomainError) as citizen:
             crossregion.received_application_check(
                 actor=regions["applicant"], received_id=received.pk, accept=True
@@ -292,7 +292,7 @@ class TestCorrectionAcrossRegions:
         case = request_correction(regions)
         received.refresh_from_db()
         assert received.remote_status == CaseStatus.CORRECTION_REQUESTED
-        summary = crossregion.received_summary(received)
+        summary = received_summary(received)
         assert summary["overall_status"] == "correction_requested"
         assert summary["parts"][0]["awaiting_correction"] is True
         assert received.timeline[-1]["comment"] == "请补交结婚证，并更正迁移原因"
@@ -336,7 +336,7 @@ class TestCorrectionAcrossRegions:
             case_transition(actor=regions["zj_staff"], case_id=case.pk, action="accept")
         received.refresh_from_db()
         assert received.remote_status == CaseStatus.ACCEPTED
-        assert crossregion.received_summary(received)["overall_status"] == "in_handling"
+        assert received_summary(received)["overall_status"] == "in_handling"
 
         # Nothing more to correct: refused here, nothing sent.
         with pytest.raises(DomainError) as again:
@@ -423,12 +423,12 @@ class TestCorrectionAcrossRegions:
         received.refresh_from_db()
         refusal = received.timeline[-1]
         assert (refusal["action"], refusal["region"]) == ("resubmission_refused", "330000")
-        assert refusal["label"] == "办理地未接受补正" and "无需补正" in refusal["comment"]
+        assert refusal["label"] == "办理地未接受补正" and "不能执行“补正提交”" in refusal["comment"]
         assert received.remote_status == CaseStatus.RESUBMITTED  # the mirror caught up
-        assert "无需补正" in received.note
+        assert "不能执行“补正提交”" in received.note
         client.force_login(regions["applicant"].user)
         page = client.get("/me/cross-region/").content.decode()
-        assert "办理地未接受补正" in page and "无需补正" in page
+        assert "办理地未接受补正" in page and "不能执行“补正提交”" in page
 
 
 @pytest.fixture
@@ -479,7 +479,7 @@ class TestJointHandling:
             (1, "330000"),
             (2, "440000"),
         ]
-        assert crossregion.received_summary(received)["overall_status"] == "received"
+        assert received_summary(received)["overall_status"] == "received"
         assert not Case.objects.exists()
 
         with run_after_commit():
@@ -501,7 +501,7 @@ class TestJointHandling:
         assert [
             (o.part, o.receiving_region) for o in CrossRegionOrigin.objects.order_by("part")
         ] == [(1, "440000"), (2, "440000")]
-        summary = crossregion.received_summary(ReceivedApplication.objects.get(pk=received.pk))
+        summary = received_summary(ReceivedApplication.objects.get(pk=received.pk))
         assert (summary["overall_status"], summary["overall_status_label"]) == (
             "in_handling",
             "办理中",
@@ -517,11 +517,11 @@ class TestJointHandling:
         parts = list(received.parts.all())
         assert [p.remote_status for p in parts] == [CaseStatus.COMPLETED, CaseStatus.SUBMITTED]
         assert parts[0].remote_case_number == insured_case.case_number
-        assert crossregion.received_overall(received, parts) == "in_handling"  # not all done
+        assert received_overall(received, parts) == "in_handling"  # not all done
 
         handle(joint["treating_staff"], treating_case, done)
         received.refresh_from_db()
-        summary = crossregion.received_summary(received)
+        summary = received_summary(received)
         assert (summary["overall_status"], summary["overall_status_label"]) == (
             "completed",
             "已办结",
@@ -554,7 +554,7 @@ class TestJointHandling:
         assert (first.stage, first.remote_status) == (ReceivedStage.IN_HANDLING, "submitted")
         assert second.stage == ReceivedStage.DECLINED and "跨省通办" in second.note
         assert Case.objects.count() == 1  # only the part that was accepted is handled
-        summary = crossregion.received_summary(received)
+        summary = received_summary(received)
         assert (summary["overall_status"], summary["overall_status_label"]) == (
             "partly_declined",
             "部分未受理",
@@ -567,7 +567,7 @@ class TestJointHandling:
                 actor=joint["insured_staff"], case_id=case.pk, action="reject", comment="不符合条件"
             )
         received.refresh_from_db()
-        assert crossregion.received_overall(received, list(received.parts.all())) == "declined"
+        assert received_overall(received, list(received.parts.all())) == "declined"
 
     def test_a_correction_of_one_part_is_answered_for_that_part(
         self, joint: dict[str, Any]
@@ -625,7 +625,7 @@ class TestJointHandling:
         assert one.value.code == "parts_invalid"
         with pytest.raises(DomainError) as unknown:
             receive_joint(joint, materials={3: [UploadedMaterial("M01", "a.pdf", f.PDF)]})
-        assert unknown.value.code == "part_not_found"
+        assert unknown.value.code == "material_part_unknown"
         with pytest.raises(DomainError) as missing:
             receive_joint(
                 joint,
@@ -640,7 +640,7 @@ class TestJointHandling:
 
     def test_a_single_region_application_is_one_part(self, regions: dict[str, Any]) -> None:
         received = hand_over(regions)
-        summary = crossregion.received_summary(received)
+        summary = received_summary(received)
         assert not ReceivedPart.objects.exists()
         assert [
             (p["position"], p["handling_region"], p["remote_status"]) for p in summary["parts"]
@@ -1085,7 +1085,7 @@ def test_correction_loop_between_two_deployments(
         assert received.timeline[-1]["action"] == "resubmission_refused"
         client.force_login(applicant.user)
         page = client.get("/me/cross-region/").content.decode()
-        assert "办理地未接受补正" in page and "无需补正" in page
+        assert "办理地未接受补正" in page and "不能执行“补正提交”" in page
     finally:
         zhejiang.stop()
 

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_supervision_fills_the_view_and_is_idempotent() -> None:
     from tongban.cases.models import AssistTask, StuckAlert, StuckThreshold
-    from tongban.cases.supervision.services import alerts_for_staff
+    from tongban.cases.supervision.selectors import alerts_for_staff
     from tongban.demo.seed import seed_demo
     from tongban.demo.supervision import seed_supervision
     from tongban.identity.models import StaffMember

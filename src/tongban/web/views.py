@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tongban.cases.bundles.services import bundle_cases_for_applicant, bundle_labels
+from tongban.cases.bundles.selectors import bundle_cases_for_applicant, bundle_labels
 from tongban.cases.deadlines import DeadlineColour
 from tongban.cases.models import CaseStatus, MaterialSubmission
 from tongban.cases.submission import presenters

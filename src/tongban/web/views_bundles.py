@@ -14,10 +14,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tongban.cases.bundles.presenters import bundle_case_view
+from tongban.cases.bundles.selectors import bundle_case_for_applicant
 from tongban.cases.bundles.services import (
     BundlePrefill,
-    bundle_case_for_applicant,
-    bundle_case_view,
     bundle_prefill_for,
     bundle_resubmit,
     bundle_submit,

@@ -13,6 +13,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tongban.cases.crossregion import services as crossregion
+from tongban.cases.crossregion.presenters import received_summary
+from tongban.cases.crossregion.selectors import (
+    received_applications_for_staff,
+    received_correction,
+    received_for_applicant,
+    received_item_rules,
+    region_name,
+)
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
 from tongban.core.errors import DomainError, NotFound
@@ -54,7 +62,7 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
         else:
             messages.success(
                 request,
-                f"已在{crossregion.region_name(received.receiving_region)}代收，待代收审核后移交办理地",
+                f"已在{region_name(received.receiving_region)}代收，待代收审核后移交办理地",
             )
             return redirect("web:my_cross_region")
     return render(
@@ -68,8 +76,8 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
             "errors": errors,
             "verified": {},
             "material_rows": material_rows(version, {}, {}),
-            "handling": (handling, crossregion.region_name(handling)),
-            "receiving_choices": [(c, crossregion.region_name(c)) for c in receiving_choices],
+            "handling": (handling, region_name(handling)),
+            "receiving_choices": [(c, region_name(c)) for c in receiving_choices],
             "submission_token": request.POST.get("submission_token") or uuid.uuid4().hex,
         },
         status=status,
@@ -81,12 +89,12 @@ def _rows(received: Any) -> list[dict[str, Any]]:
 
     def name(code: str) -> str:
         if code not in names:
-            names[code] = crossregion.region_name(code)
+            names[code] = region_name(code)
         return names[code]
 
     rows = []
     for row in received:
-        summary = crossregion.received_summary(row)
+        summary = received_summary(row)
         summary["receiving_name"] = name(row.receiving_region)
         summary["handling_name"] = name(row.handling_region)
         for part in summary["parts"]:
@@ -100,7 +108,7 @@ def _rows(received: Any) -> list[dict[str, Any]]:
 @citizen_required
 def my_cross_region(request: HttpRequest, actor: Any) -> HttpResponse:
     received = (
-        crossregion.received_for_applicant(user=actor.user)
+        received_for_applicant(user=actor.user)
         .select_related("applicant__citizen")
         .prefetch_related("parts")[:100]
     )
@@ -116,10 +124,10 @@ def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) ->
         part = int(request.POST.get("part") or request.GET.get("part") or 1)
     except ValueError:
         raise NotFound("received_not_found", "代收件不存在") from None
-    received = crossregion.received_for_applicant(user=actor.user).filter(pk=pk).first()
+    received = received_for_applicant(user=actor.user).filter(pk=pk).first()
     if received is None:
         raise NotFound("received_not_found", "代收件不存在")
-    correction = crossregion.received_correction(received, part)
+    correction = received_correction(received, part)
     target = correction["target"]
     values: dict[str, Any] = dict(correction["form_data"])
     errors: dict[str, str] = {}
@@ -127,7 +135,7 @@ def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) ->
     rules: dict[str, Any] = {"name": target.item_name, "form_schema": {}, "materials": []}
     try:
         if correction["awaiting_correction"] or request.method == "POST":
-            rules = crossregion.received_item_rules(target)
+            rules = received_item_rules(target)
         if request.method == "POST":
             values = {**values, **posted_form_data(request, rules["form_schema"])}
             crossregion.received_resubmit(
@@ -157,7 +165,7 @@ def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) ->
             "received": received,
             "part": part,
             "item_name": target.item_name,
-            "handling_name": crossregion.region_name(target.handling_region),
+            "handling_name": region_name(target.handling_region),
             "correction": correction,
             "fields": form_fields(rules["form_schema"]) if rules["form_schema"] else [],
             "values": values,
@@ -175,7 +183,7 @@ def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) ->
 @staff_required
 def received_queue(request: HttpRequest, actor: Any) -> HttpResponse:
     received = (
-        crossregion.received_applications_for_staff(actor=actor)
+        received_applications_for_staff(actor=actor)
         .select_related("applicant__citizen")
         .prefetch_related("parts")[:200]
     )

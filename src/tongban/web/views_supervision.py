@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tongban.cases.models import AlertKind, StuckStep
 from tongban.cases.submission.selectors import case_for_staff
-from tongban.cases.supervision import collaboration
+from tongban.cases.supervision import collaboration, presenters, selectors
 from tongban.cases.supervision import services as supervision
 from tongban.core import clock
 from tongban.core.errors import DomainError, NotFound
@@ -30,13 +30,13 @@ def _int(value: str | None, low: int = 0, high: int = 2**31 - 1) -> int | None:
     return number if low <= number <= high else None
 
 
-def _filters(request: HttpRequest) -> supervision.AlertFilters:
+def _filters(request: HttpRequest) -> selectors.AlertFilters:
     get = request.GET
     state = get.get("state", "open")
     kind = get.get("kind", "")
     step = get.get("step", "")
     escalated = get.get("escalated", "")
-    return supervision.AlertFilters(
+    return selectors.AlertFilters(
         state=state if state in ("open", "closed", "all") else "open",
         kind=kind if kind in AlertKind.values else None,
         step=step if step in StuckStep.values else None,
@@ -53,26 +53,26 @@ def supervision_view(request: HttpRequest, actor: Any) -> HttpResponse:
     """督办：中梗阻与超期办件，按部门、等待时长、环节筛选；督办岗位可升级。"""
     staff = actor.staff
     now = clock.now()
-    scoped = supervision.alerts_for_staff(staff=staff)
+    scoped = selectors.alerts_for_staff(staff=staff)
     filters = _filters(request)
-    page = Paginator(supervision.alerts_filter(scoped, filters, now=now), 50).get_page(
+    page = Paginator(selectors.alerts_filter(scoped, filters, now=now), 50).get_page(
         request.GET.get("page")
     )
-    counts = supervision.alert_counts_by_department(scoped)
+    counts = selectors.alert_counts_by_department(scoped)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "web/supervision.html",
         {
-            "rows": [supervision.alert_row(alert, now, staff) for alert in page],
+            "rows": [presenters.alert_row(alert, now, staff) for alert in page],
             "page": page,
             "counts": counts,
             "filters": filters,
             "kinds": AlertKind.choices,
             "steps": StuckStep.choices,
             "departments": [(row["department_id"], row["department"]) for row in counts],
-            "is_supervisor": supervision.is_supervisor(staff),
+            "is_supervisor": selectors.is_supervisor(staff),
             "query": query.urlencode(),
         },
     )
@@ -100,23 +100,21 @@ def alert_escalate_view(request: HttpRequest, actor: Any, alert_id: int) -> Http
 @staff_required
 def assist_task_list(request: HttpRequest, actor: Any) -> HttpResponse:
     """协办任务：本部门收到的协办请求。"""
-    tasks = collaboration.assist_tasks_for_staff(staff=actor.staff).order_by(
-        "-status", "due_on", "id"
-    )
+    tasks = selectors.assist_tasks_for_staff(staff=actor.staff).order_by("-status", "due_on", "id")
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "web/supervision_assist_tasks.html",
-        {"page": page, "rows": [collaboration.assist_task_row(task) for task in page]},
+        {"page": page, "rows": [presenters.assist_task_row(task) for task in page]},
     )
 
 
 @require_GET
 @staff_required
 def assist_task_detail(request: HttpRequest, actor: Any, task_id: int) -> HttpResponse:
-    task = collaboration.assist_task_for_staff(staff=actor.staff, task_id=task_id)
+    task = selectors.assist_task_for_staff(staff=actor.staff, task_id=task_id)
     return render(
-        request, "web/supervision_assist_task.html", {"task": collaboration.assist_task_view(task)}
+        request, "web/supervision_assist_task.html", {"task": presenters.assist_task_view(task)}
     )
 
 
@@ -158,16 +156,16 @@ def _other_departments(case: Any) -> list[Department]:
 def case_collaboration(request: HttpRequest, actor: Any, case_id: str) -> HttpResponse:
     """主办部门：办件的协办任务、交接记录，发起协办与转办。"""
     case = case_for_staff(staff=actor.staff, case_id=case_id)
-    tasks = collaboration.assist_tasks_for_case(staff=actor.staff, case_id=case.pk)
-    handoffs = collaboration.handoffs_for_case(staff=actor.staff, case_id=case.pk)
+    tasks = selectors.assist_tasks_for_case(staff=actor.staff, case_id=case.pk)
+    handoffs = selectors.handoffs_for_case(staff=actor.staff, case_id=case.pk)
     properties = case.item_version.form_schema.get("properties", {})
     return render(
         request,
         "web/supervision_case.html",
         {
             "case": case,
-            "tasks": [collaboration.assist_task_row(task) for task in tasks],
-            "handoffs": [collaboration.handoff_row(handoff) for handoff in handoffs],
+            "tasks": [presenters.assist_task_row(task) for task in tasks],
+            "handoffs": [presenters.handoff_row(handoff) for handoff in handoffs],
             "departments": _other_departments(case),
             "fields": [(name, spec.get("title", name)) for name, spec in properties.items()],
             "can_transfer": case.status in collaboration.TRANSFERABLE

@@ -19,13 +19,9 @@ from tongban.identity.auth import request_actor
 from ..models import BundleCaseStatus
 from ..schemas import MAX_FORM_FIELDS, CaseOut, FormData, MaterialIn, TimelineEntryOut
 from ..submission.api import materials_decode
-from .services import (
-    bundle_case_for_applicant,
-    bundle_case_view,
-    bundle_cases_for_applicant,
-    bundle_resubmit,
-    bundle_submit,
-)
+from .presenters import bundle_case_view
+from .selectors import bundle_case_for_applicant, bundle_cases_for_applicant
+from .services import bundle_resubmit, bundle_submit
 
 bundle_cases_router = Router(tags=["bundles"])
 

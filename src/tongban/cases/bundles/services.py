@@ -14,11 +14,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from tongban.catalog.bundles import (
@@ -34,8 +33,7 @@ from tongban.catalog.models import Bundle, ServiceItem
 from tongban.core import clock, events
 from tongban.core.audit import audit_record_append
 from tongban.core.crypto import sha256_hex
-from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tongban.core.ids import uuid_or_not_found
+from tongban.core.errors import InvalidInput
 from tongban.exchange.prefill import PrefillResult, consent_ensure, prefill
 from tongban.identity.models import EnterpriseAgent
 from tongban.identity.selectors import Actor
@@ -49,11 +47,10 @@ from ..models import (
     BundleCaseStatus,
     Case,
     CaseStatus,
-    CaseTransition,
     MaterialSubmission,
 )
-from ..submission import presenters
 from ..submission.services import (
+    ACTION_LABELS,
     UploadedMaterial,
     case_number_next,
     materials_store,
@@ -62,13 +59,18 @@ from ..submission.services import (
     submission_validate,
     transition_apply,
 )
+from .selectors import (
+    SITUATION_KEY,
+    bundle_case_uuid,
+    case_outcomes,
+    child_items,
+    form_only,
+    situation_of,
+)
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor(user=None)
 SYSTEM_LABEL = "system:bundle"
-# The applicant's 情形引导 answers are kept in the bundle case's form data under this key
-# (no merged field can take it: merged names are element codes or item<n>__<field>).
-SITUATION_KEY = "_situation"
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,7 @@ def _replay(actor: Actor, key: str, fingerprint: str) -> BundleSubmissionResult 
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
-        raise Conflict(
-            "idempotency_key_reused", "该幂等键已用于另一份不同的申请，请使用新的 Idempotency-Key"
-        )
+        raise errors.IDEMPOTENCY_KEY_REUSED.error()
     return BundleSubmissionResult(existing, created=False)
 
 
@@ -146,7 +146,7 @@ def _relaxed(part: Part) -> dict[str, Any]:
 def _validate_parts(form: BundleForm, cleaned: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """Each item's own validation of its share; errors reported under the merged names."""
     projected: dict[int, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
+    problems: dict[str, Any] = {}
     for part in form.parts:
         try:
             projected[part.bundle_item_id] = validate_form_data(
@@ -155,10 +155,15 @@ def _validate_parts(form: BundleForm, cleaned: dict[str, Any]) -> dict[int, dict
         except InvalidInput as error:
             mapping = form.field_map[part.bundle_item_id]
             for name, message in error.fields.items():
-                errors.setdefault(mapping.get(name, name), f"{message}（{part.name}）")
-    if errors:
-        raise InvalidInput("form_invalid", "申请表填写有误，请按提示修改", fields=errors)
+                problems.setdefault(mapping.get(name, name), _of_part(message, part.name))
+    if problems:
+        raise errors.FORM_INVALID.error(fields=problems)
     return projected
+
+
+def _of_part(message: Any, part_name: str) -> Any:
+    """A field message of one item's share of the merged form, naming the item."""
+    return errors.field_message(_("%(message)s（%(item)s）"), message=message, item=part_name)
 
 
 def _check_applicant_type(form: BundleForm, items: dict[int, ServiceItem], enterprise: Any) -> None:
@@ -167,11 +172,9 @@ def _check_applicant_type(form: BundleForm, items: dict[int, ServiceItem], enter
         if (enterprise is None and "citizen" not in objects) or (
             enterprise is not None and "enterprise" not in objects
         ):
-            raise InvalidInput(
-                "applicant_type_not_served",
-                f"“{part.name}”不面向此类申请人（请以"
-                + ("企业" if enterprise is None else "个人")
-                + "身份申请）",
+            raise errors.APPLICANT_TYPE_NOT_SERVED.error(
+                item=part.name,
+                applicant=errors.AS_ENTERPRISE if enterprise is None else errors.AS_CITIZEN,
             )
 
 
@@ -185,7 +188,7 @@ def _enterprise_for(actor: Actor, enterprise_uscc: str | None) -> Any:
         .first()
     )
     if agent is None:
-        raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
+        raise errors.NOT_ENTERPRISE_AGENT.error()
     return agent.enterprise
 
 
@@ -262,7 +265,7 @@ def bundle_prefill_for(
     """The web form's 同意授权并自动填写 on a bundle: the applicable items' prefill, for the
     applicant or for an enterprise they are an agent of (checked, as on submission)."""
     if actor.citizen is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+        raise errors.CITIZEN_REQUIRED.error(action=errors.TO_APPLY)
     bundle = bundle_get(code=bundle_code)
     form = bundle_form(bundle, answers=situation_answers(bundle, situation))
     items = {row.pk: row.item for row in bundle.items.all()}
@@ -299,9 +302,9 @@ def bundle_submit(
     case; the same key with other content is refused.
     """
     if actor.citizen is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+        raise errors.CITIZEN_REQUIRED.error(action=errors.TO_APPLY)
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 100):
-        raise InvalidInput("idempotency_key_invalid", "Idempotency-Key 长度应为 1–100 个字符")
+        raise errors.IDEMPOTENCY_KEY_INVALID.error()
     fingerprint = _fingerprint(
         bundle_code, form_data, materials, enterprise_uscc, situation, use_shared_data
     )
@@ -311,7 +314,7 @@ def bundle_submit(
     answers = situation_answers(bundle, situation)
     form = bundle_form(bundle, answers=answers)
     if not form.parts:
-        raise InvalidInput("bundle_nothing_applies", "按您的情形，本一件事没有需要办理的事项")
+        raise errors.BUNDLE_NOTHING_APPLIES.error()
     items = {row.pk: row.item for row in bundle.items.all()}
     enterprise = _enterprise_for(actor, enterprise_uscc)
     _check_applicant_type(form, items, enterprise)
@@ -514,16 +517,6 @@ def bundle_on_case_status_changed(event: CaseStatusChanged) -> None:
         bundle_case_progress(bundle_case_id=bundle_case_id)
 
 
-def _outcomes(cases: list[Case]) -> dict[Any, set[str]]:
-    """case id → the decisive actions taken on it (approve, deny, reject)."""
-    outcomes: dict[Any, set[str]] = {case.pk: set() for case in cases}
-    for case_id, action in CaseTransition.objects.filter(
-        case__in=cases, action__in=["approve", "deny", "reject"]
-    ).values_list("case_id", "action"):
-        outcomes[case_id].add(action)
-    return outcomes
-
-
 def derived_status(children: list[BundleCaseChild], outcomes: dict[Any, set[str]]) -> str:
     """The bundle's status from its children's: a denial shows first, then a correction."""
     if any(outcomes[c.case_id] & {"deny", "reject"} for c in children):
@@ -560,7 +553,7 @@ def bundle_case_progress(*, bundle_case_id: Any) -> BundleCase:
         )
     )
     cases = [child.case for child in children]
-    outcomes = _outcomes(cases)
+    outcomes = case_outcomes(cases)
     by_item = {child.bundle_item_id: child for child in children}
     done = {
         child.bundle_item_id
@@ -643,13 +636,13 @@ def bundle_resubmit(
     asked for a correction; each of them is resubmitted."""
     bundle_case = (
         BundleCase.objects.select_for_update()
-        .filter(pk=_uuid(bundle_case_id), applicant=actor.user)
+        .filter(pk=bundle_case_uuid(bundle_case_id), applicant=actor.user)
         .first()
         if actor.user is not None
         else None
     )
     if bundle_case is None:
-        raise NotFound("bundle_case_not_found", "一件事办件不存在")
+        raise errors.BUNDLE_CASE_NOT_FOUND.error()
     children = [
         child
         for child in BundleCaseChild.objects.filter(bundle_case=bundle_case).select_related(
@@ -658,9 +651,11 @@ def bundle_resubmit(
         if child.case.status == CaseStatus.CORRECTION_REQUESTED
     ]
     if not children:
-        raise Conflict("illegal_transition", "本一件事没有待补正的事项")
+        raise errors.ILLEGAL_TRANSITION.error(
+            status=bundle_case.get_status_display(), action=ACTION_LABELS["resubmit"]
+        )
     bundle = bundle_get(code=bundle_case.bundle.code)
-    form = bundle_form(bundle, included=_child_items(bundle_case))
+    form = bundle_form(bundle, included=child_items(bundle_case))
     merged = {**form_only(bundle_case.form_data), **form_data}
     cleaned, types = submission_validate(
         form.schema, merged, _merged_materials(form), materials, require_mandatory=False
@@ -677,10 +672,8 @@ def bundle_resubmit(
             )
         except InvalidInput as error:
             mapping = form.field_map[part.bundle_item_id]
-            raise InvalidInput(
-                "form_invalid",
-                "申请表填写有误，请按提示修改",
-                fields={mapping.get(k, k): f"{v}（{part.name}）" for k, v in error.fields.items()},
+            raise errors.FORM_INVALID.error(
+                fields={mapping.get(k, k): _of_part(v, part.name) for k, v in error.fields.items()}
             ) from error
         application.save(update_fields=["form_data"])
         applications[child.bundle_item_id] = application
@@ -697,141 +690,3 @@ def bundle_resubmit(
         detail={"cases": [child.case.case_number for child in children]},
     )
     return bundle_case
-
-
-# ---------------------------------------------------------------- reads
-
-
-def form_only(data: dict[str, Any]) -> dict[str, Any]:
-    """The merged form's values of a bundle case (its situation answers left out)."""
-    return {key: value for key, value in data.items() if key != SITUATION_KEY}
-
-
-def situation_of(bundle_case: BundleCase) -> dict[str, str]:
-    """The 情形引导 answers the bundle case was submitted with ({} for none)."""
-    answers = bundle_case.form_data.get(SITUATION_KEY)
-    return dict(answers) if isinstance(answers, dict) else {}
-
-
-def _child_items(bundle_case: BundleCase) -> set[int]:
-    return set(
-        BundleCaseChild.objects.filter(bundle_case=bundle_case).values_list(
-            "bundle_item_id", flat=True
-        )
-    )
-
-
-def _uuid(value: Any) -> Any:
-    return uuid_or_not_found(value, errors.BUNDLE_CASE_NOT_FOUND)
-
-
-def bundle_cases_for_applicant(*, user: Any) -> QuerySet[BundleCase]:
-    return BundleCase.objects.filter(applicant=user).select_related("bundle")
-
-
-def bundle_case_for_applicant(*, user: Any, bundle_case_id: Any) -> BundleCase:
-    found = (
-        bundle_cases_for_applicant(user=user).filter(pk=_uuid(bundle_case_id)).first()
-        if user is not None and getattr(user, "is_authenticated", False)
-        else None
-    )
-    if found is None:
-        raise NotFound("bundle_case_not_found", "一件事办件不存在")
-    return found
-
-
-def bundle_labels(*, case_ids: list[Any]) -> dict[Any, dict[str, Any]]:
-    """case id → {bundle name, bundle case id, position}: to mark child cases in queues."""
-    return {
-        case_id: {"name": name, "bundle_case_id": bundle_case_id, "position": position}
-        for case_id, name, bundle_case_id, position in BundleCaseChild.objects.filter(
-            case_id__in=case_ids
-        ).values_list("case_id", "bundle_case__bundle__name", "bundle_case_id", "position")
-    }
-
-
-def bundle_case_view(bundle_case: BundleCase, today: date) -> dict[str, Any]:
-    """The applicant's view: the bundle, each child with its status, and one timeline."""
-    children = list(
-        BundleCaseChild.objects.filter(bundle_case=bundle_case).select_related(
-            "case__item", "case__item_version", "case__department", "case__application"
-        )
-    )
-    names = {child.bundle_item_id: child.case.item_version.name for child in children}
-    cases = [child.case for child in children]
-    outcomes = _outcomes(cases)
-    steps: dict[Any, list[CaseTransition]] = {case.pk: [] for case in cases}
-    for step in CaseTransition.objects.filter(case__in=cases).order_by("occurred_at", "id"):
-        steps[step.case_id].append(step)
-    blocked_items = {
-        child.bundle_item_id for child in children if outcomes[child.case_id] & {"deny", "reject"}
-    }
-    rows = []
-    attention = []
-    for child in children:
-        case = child.case
-        summary = presenters.case_summary(case, today)
-        denial = next(
-            (s.comment for s in reversed(steps[case.pk]) if s.action in {"deny", "reject"}), ""
-        )
-        blocked = case.status == CaseStatus.WAITING and bool(set(child.needs) & blocked_items)
-        rows.append(
-            {
-                **summary,
-                "position": child.position,
-                "waiting_for": [names[n] for n in child.needs if n in names]
-                if case.status == CaseStatus.WAITING
-                else [],
-                "blocked": blocked,
-                "denial_reason": denial,
-            }
-        )
-        if case.status == CaseStatus.CORRECTION_REQUESTED:
-            attention.append(
-                {
-                    "kind": "correction",
-                    "item_name": summary["item_name"],
-                    "note": case.correction_note,
-                }
-            )
-        if denial:
-            attention.append({"kind": "denial", "item_name": summary["item_name"], "note": denial})
-    timeline = sorted(
-        (
-            {
-                **entry,
-                "item_name": case.item_version.name,
-                "case_number": case.case_number,
-            }
-            for case in cases
-            for entry in presenters.timeline(case, steps[case.pk])
-        ),
-        key=lambda entry: entry["occurred_at"],
-    )
-    answers = situation_of(bundle_case)
-    questions = list(bundle_case.bundle.questions.all())
-    included = {child.bundle_item_id for child in children}
-    not_applicable = [
-        row.item.name
-        for row in bundle_case.bundle.items.select_related("item").order_by("order", "id")
-        if row.pk not in included
-    ]
-    return {
-        "id": bundle_case.pk,
-        "bundle_code": bundle_case.bundle.code,
-        "bundle_name": bundle_case.bundle.name,
-        "status": bundle_case.status,
-        "status_label": BundleCaseStatus(bundle_case.status).label,
-        "submitted_at": bundle_case.submitted_at,
-        "completed_at": bundle_case.completed_at,
-        "form": form_only(bundle_case.form_data),
-        "situation": [
-            {"code": q.code, "question": q.text, "answer": answers[q.code]}
-            for q in questions
-            if q.code in answers
-        ],
-        "not_applicable": not_applicable,
-        "children": rows,
-        "attention": attention,
-        "timeline": timeline,
-    }

@@ -10,13 +10,15 @@ from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema
 from ninja.responses import Status
 
-from tongban.core.errors import NotFound, PermissionDenied
 from tongban.core.schemas import NO_NUL, error_responses, text
 from tongban.identity.auth import request_actor
 
+from .. import errors
 from ..schemas import MAX_FORM_FIELDS, FormData, MaterialIn
 from ..submission.api import materials_decode
 from . import services as crossregion
+from .presenters import received_summary
+from .selectors import received_applications_for_staff, received_for_applicant
 
 router = Router(tags=["cross-region"])
 
@@ -150,7 +152,7 @@ def received_create(
         materials=materials_decode(payload.materials),
         idempotency_key=idempotency_key,
     )
-    return Status(200 if existing else 201, crossregion.received_summary(received))
+    return Status(200 if existing else 201, received_summary(received))
 
 
 @router.post(
@@ -184,18 +186,18 @@ def received_joint_create(
         materials=materials,
         idempotency_key=idempotency_key,
     )
-    return Status(200 if existing else 201, crossregion.received_summary(received))
+    return Status(200 if existing else 201, received_summary(received))
 
 
 @router.get("/applications", response={200: list[ReceivedOut], **error_responses(401)})
 def received_mine(request: HttpRequest) -> list[dict[str, Any]]:
     """我的跨省通办申请（含办理地同步的办理过程，多地联办逐部分显示）。"""
     rows = (
-        crossregion.received_for_applicant(user=request_actor(request).user)
+        received_for_applicant(user=request_actor(request).user)
         .select_related("applicant")
         .prefetch_related("parts")
     )
-    return [crossregion.received_summary(row) for row in rows[:100]]
+    return [received_summary(row) for row in rows[:100]]
 
 
 @router.get(
@@ -203,14 +205,10 @@ def received_mine(request: HttpRequest) -> list[dict[str, Any]]:
 )
 def received_detail(request: HttpRequest, received_id: UUID) -> dict[str, Any]:
     """跨省通办申请详情（仅申请人本人）。"""
-    row = (
-        crossregion.received_for_applicant(user=request_actor(request).user)
-        .filter(pk=received_id)
-        .first()
-    )
+    row = received_for_applicant(user=request_actor(request).user).filter(pk=received_id).first()
     if row is None:
-        raise NotFound("received_not_found", "代收件不存在")
-    return crossregion.received_summary(row)
+        raise errors.RECEIVED_NOT_FOUND.error()
+    return received_summary(row)
 
 
 @router.post(
@@ -228,7 +226,7 @@ def received_resubmit(
         form_data=payload.form,
         materials=materials_decode(payload.materials),
     )
-    return crossregion.received_summary(received)
+    return received_summary(received)
 
 
 @router.get("/received", response={200: list[ReceivedOut], **error_responses(401, 403)})
@@ -236,13 +234,13 @@ def received_queue(request: HttpRequest) -> list[dict[str, Any]]:
     """代收件（本区域工作人员）：待审核与已移交的异地申请。"""
     actor = request_actor(request)
     if actor.staff is None:
-        raise PermissionDenied("staff_required", "仅限工作人员")
+        raise errors.STAFF_REQUIRED.error(what=errors.RECEIVED_QUEUE)
     rows = (
-        crossregion.received_applications_for_staff(actor=actor)
+        received_applications_for_staff(actor=actor)
         .select_related("applicant__citizen")
         .prefetch_related("parts")
     )
-    return [crossregion.received_summary(row) for row in rows[:200]]
+    return [received_summary(row) for row in rows[:200]]
 
 
 @router.post(
@@ -259,4 +257,4 @@ def received_check(
         accept=payload.accept,
         comment=payload.comment,
     )
-    return crossregion.received_summary(received)
+    return received_summary(received)

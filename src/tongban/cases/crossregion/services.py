@@ -32,15 +32,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from tongban.catalog.formschema import form_fields
@@ -48,20 +46,9 @@ from tongban.catalog.selectors import item_get
 from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
 from tongban.core.crypto import sha256_hex, sm3_hex
-from tongban.core.errors import (
-    Conflict,
-    DomainError,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-)
-from tongban.core.ids import uuid_or_not_found
-from tongban.core.masking import mask
-from tongban.core.models import Division
+from tongban.core.errors import DomainError, InvalidInput
 from tongban.identity.models import Citizen, StaffRole
 from tongban.identity.selectors import Actor
-from tongban.interchange.models import Peer
 from tongban.interchange.services import handler_register, local_regions, message_send
 
 from .. import errors
@@ -82,35 +69,29 @@ from ..submission.services import (
     case_resubmit,
     submission_validate,
 )
+from .selectors import (
+    RESUBMISSION_SENT,
+    Handling,
+    handling_at,
+    item_definition,
+    received_applications_for_staff,
+    received_correction,
+    received_for_applicant,
+    received_item_rules,
+    received_uuid,
+    region_name,
+)
 
 HANDOFF = "crossregion.handoff"
 STATUS = "crossregion.status"
 RESUBMISSION = "crossregion.resubmission"
 
-RESUBMISSION_SENT = "resubmission_sent"
 RESUBMISSION_REFUSED = "resubmission_refused"
 LABELS = {
     RESUBMISSION_SENT: "申请人在代收地补正，已发送办理地",
     RESUBMISSION_REFUSED: "办理地未接受补正",
 }
 MAX_PARTS = 10
-
-# Where a received application's handling is recorded: on the application itself (one
-# region) or on each of its parts (多地联办). Both carry the same handling fields.
-Handling = ReceivedApplication | ReceivedPart
-
-
-class OverallStatus(models.TextChoices):
-    """What the applicant and the receiving desk see for the whole application."""
-
-    RECEIVED = "received", "待代收审核"
-    REFUSED = "refused", "代收未通过"
-    HANDED_OVER = "handed_over", "已移交办理地"
-    IN_HANDLING = "in_handling", "办理中"
-    CORRECTION_REQUESTED = "correction_requested", "待补正"
-    PARTLY_DECLINED = "partly_declined", "部分未受理"
-    DECLINED = "declined", "办理地未受理"
-    COMPLETED = "completed", "已办结"
 
 
 @dataclass(frozen=True)
@@ -119,47 +100,6 @@ class PartRequest:
 
     item_code: str
     handling_region: str
-
-
-# ---------------------------------------------------------------- the item to be handled
-
-
-def _item_definition(item_code: str, handling_region: str) -> dict[str, Any]:
-    """The handling region's published item: name, cross-province flag, form, materials."""
-    peer = Peer.objects.filter(code=handling_region, is_active=True).first()
-    if peer is None:
-        raise NotFound("unknown_region", f"未与办理地 {handling_region} 建立跨省通办连接")
-    if peer.is_local:
-        item = item_get(code=item_code)
-        if not item.division.code.startswith(handling_region.rstrip("0")[:2]):
-            raise InvalidInput("item_not_in_region", "该事项不属于所选办理地")
-        version = item.current_version
-        assert version is not None
-        return {
-            "name": item.name,
-            "cross_province": version.cross_province,
-            "form_schema": version.form_schema,
-            "materials": version.materials,
-        }
-    url = f"{peer.base_url.rstrip('/')}/api/v1/catalog/items/{item_code}"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - peer config
-            data = json.loads(response.read(2 * 1024 * 1024))
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            raise NotFound("item_not_found", "办理地无此事项") from None
-        raise Unavailable("handling_region_unavailable", "办理地系统暂不可用，请稍后再试") from None
-    except (OSError, ValueError):
-        raise Unavailable("handling_region_unavailable", "办理地系统暂不可用，请稍后再试") from None
-    return {
-        "name": data["name"],
-        "cross_province": data["cross_province"],
-        "form_schema": data["form_schema"],
-        "materials": [
-            {"code": m["code"], "name": m["name"], "is_mandatory": m["is_mandatory"]}
-            for m in data["materials"]
-        ],
-    }
 
 
 # ---------------------------------------------------------------- receiving region
@@ -177,21 +117,21 @@ def received_application_submit(
 ) -> ReceivedApplication:
     """异地代收: apply here for a cross-province item of another region."""
     if actor.citizen is None or actor.user is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+        raise errors.CITIZEN_REQUIRED.error(action=errors.TO_APPLY)
     receiving = receiving_region or local_regions()[0]
     if receiving not in local_regions():
-        raise InvalidInput("unknown_region", f"本平台不服务代收地 {receiving}")
+        raise errors.RECEIVING_REGION_UNKNOWN.error(region=receiving)
     if handling_region == receiving:
-        raise InvalidInput("same_region", "办理地与代收地相同，请直接申请")
+        raise errors.SAME_REGION.error()
     if idempotency_key:
         existing = ReceivedApplication.objects.filter(
             applicant=actor.user, idempotency_key=idempotency_key
         ).first()
         if existing is not None:
             return existing
-    item = _item_definition(item_code, handling_region)
+    item = item_definition(item_code, handling_region)
     if not item["cross_province"]:
-        raise InvalidInput("not_cross_province", "该事项未开通跨省通办，请向办理地申请")
+        raise errors.NOT_CROSS_PROVINCE.error(item=item["name"])
     cleaned, types = submission_validate(
         item["form_schema"], form_data, item["materials"], materials, require_mandatory=True
     )
@@ -253,32 +193,30 @@ def received_joint_submit(
     by one region (the receiving region may handle a part too). One form serves all parts
     (each part receives the fields its item asks for); materials are given per part (1-based)."""
     if actor.citizen is None or actor.user is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+        raise errors.CITIZEN_REQUIRED.error(action=errors.TO_APPLY)
     receiving = receiving_region or local_regions()[0]
     if receiving not in local_regions():
-        raise InvalidInput("unknown_region", f"本平台不服务代收地 {receiving}")
+        raise errors.RECEIVING_REGION_UNKNOWN.error(region=receiving)
     if not 2 <= len(parts) <= MAX_PARTS:
-        raise InvalidInput("parts_invalid", f"多地联办须包含 2 至 {MAX_PARTS} 个部分")
+        raise errors.PARTS_INVALID.error(max=MAX_PARTS)
     if len({(p.item_code, p.handling_region) for p in parts}) != len(parts):
-        raise InvalidInput("parts_invalid", "同一事项在同一办理地只能出现一次")
+        raise errors.PARTS_DUPLICATE.error()
     unknown = sorted(set(materials) - set(range(1, len(parts) + 1)))
     if unknown:
-        raise InvalidInput("part_not_found", f"材料所属的部分 {unknown[0]} 不存在")
+        raise errors.MATERIAL_PART_UNKNOWN.error(part=unknown[0])
     if idempotency_key:
         existing = ReceivedApplication.objects.filter(
             applicant=actor.user, idempotency_key=idempotency_key
         ).first()
         if existing is not None:
             return existing
-    items = [_item_definition(p.item_code, p.handling_region) for p in parts]
+    items = [item_definition(p.item_code, p.handling_region) for p in parts]
     for item in items:
         if not item["cross_province"]:
-            raise InvalidInput(
-                "not_cross_province", f"“{item['name']}”未开通跨省通办，请向办理地申请"
-            )
+            raise errors.NOT_CROSS_PROVINCE.error(item=item["name"])
     names_of_fields = [{spec.name for spec in form_fields(item["form_schema"])} for item in items]
-    errors = {
-        name: "申请表中没有此字段"
+    problems: dict[str, Any] = {
+        name: _("申请表中没有此字段")
         for name in form_data
         if not any(name in known for known in names_of_fields)
     }
@@ -298,8 +236,15 @@ def received_joint_submit(
         except InvalidInput as error:
             for key, message in (error.fields or {"materials": error.message}).items():
                 label = f"{position}.{key}" if key in codes or key == "materials" else key
-                errors[label] = (
-                    f"第{position}部分（{item['name']}）：{message}" if label != key else message
+                problems[label] = (
+                    errors.field_message(
+                        _("第%(part)s部分（%(item)s）：%(message)s"),
+                        part=position,
+                        item=item["name"],
+                        message=message,
+                    )
+                    if label != key
+                    else message
                 )
             continue
         cleaned_parts.append(cleaned)
@@ -308,8 +253,8 @@ def received_joint_submit(
             _material_entry(upload, content_type, names, position)
             for upload, content_type in zip(uploads, types, strict=True)
         ]
-    if errors:
-        raise InvalidInput("form_invalid", "申请表或材料有误，请按提示修改", fields=errors)
+    if problems:
+        raise errors.FORM_INVALID.error(fields=problems)
     merged = {k: v for cleaned in cleaned_parts for k, v in cleaned.items()}
     with transaction.atomic():
         received = ReceivedApplication.objects.create(
@@ -362,16 +307,6 @@ def _entry(
     return entry
 
 
-def received_applications_for_staff(*, actor: Actor) -> models.QuerySet[ReceivedApplication]:
-    """代收件 of the regions the staff member's scope covers."""
-    staff = actor.staff
-    if staff is None:
-        return ReceivedApplication.objects.none()
-    prefix = staff.scope.subtree_prefix
-    regions = [code for code in local_regions() if code.startswith(prefix[:2])]
-    return ReceivedApplication.objects.filter(receiving_region__in=regions)
-
-
 def received_application_check(
     *, actor: Actor, received_id: Any, accept: bool, comment: str = ""
 ) -> ReceivedApplication:
@@ -379,22 +314,26 @@ def received_application_check(
     application over (signed message, in the same transaction) or returns it with a reason."""
     staff = actor.staff
     if staff is None or not staff.has_role(StaffRole.INTAKE):
-        raise PermissionDenied("role_required", "需要收件（受理）岗位权限")
+        raise errors.ROLE_REQUIRED.error(
+            action=errors.TO_CHECK_RECEIVED, roles=StaffRole.INTAKE.label
+        )
     comment = comment.strip()
     if not accept and not comment:
-        raise InvalidInput("comment_required", "退回须说明理由", fields={"comment": "请填写理由"})
+        raise errors.COMMENT_REQUIRED.error(
+            fields={"comment": _("请填写理由")}, action=errors.TO_RETURN
+        )
     with transaction.atomic():
         received = (
             received_applications_for_staff(actor=actor)
             .select_for_update(of=("self",))
-            .filter(pk=_uuid(received_id))
+            .filter(pk=received_uuid(received_id))
             .select_related("applicant__citizen")
             .first()
         )
         if received is None:
-            raise NotFound("received_not_found", "代收件不存在")
+            raise errors.RECEIVED_NOT_FOUND.error()
         if received.stage != ReceivedStage.RECEIVED:
-            raise Conflict("already_checked", "该代收件已审核")
+            raise errors.ALREADY_CHECKED.error()
         received.checked_by = actor.label
         received.checked_at = clock.now()
         received.note = comment
@@ -462,19 +401,6 @@ def _hand_over(received: ReceivedApplication, part: ReceivedPart | None, actor: 
     )
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return uuid_or_not_found(value, errors.RECEIVED_NOT_FOUND)
-
-
-def _handling(
-    received: ReceivedApplication, parts: list[ReceivedPart], position: int
-) -> Handling | None:
-    """Where the handling of `position` is recorded (the application when it has no parts)."""
-    if not parts:
-        return received if position == 1 else None
-    return next((part for part in parts if part.position == position), None)
-
-
 def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
     """A status update from the handling region (in order; stale or repeated ones ignored),
     for the whole application or for one part of it."""
@@ -482,16 +408,16 @@ def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str
         received_id, sequence = uuid.UUID(str(payload["received_id"])), int(payload["sequence"])
         position = int(payload.get("part", 1))
     except (KeyError, ValueError, TypeError):
-        raise InvalidInput("bad_payload", "状态消息格式不正确") from None
+        raise errors.BAD_PAYLOAD.error(kind=STATUS) from None
     received = (
         ReceivedApplication.objects.select_for_update()
         .filter(pk=received_id, receiving_region=recipient)
         .first()
     )
     parts = list(received.parts.all()) if received is not None else []
-    target = _handling(received, parts, position) if received is not None else None
+    target = handling_at(received, parts, position) if received is not None else None
     if received is None or target is None or target.handling_region != sender:
-        raise NotFound("received_not_found", "代收件不存在")
+        raise errors.RECEIVED_NOT_FOUND.error()
     if sequence <= target.last_sequence:
         return {"applied": False, "sequence": target.last_sequence}
     target.last_sequence = sequence
@@ -536,34 +462,6 @@ def _joint_stage(parts: list[ReceivedPart]) -> str:
     return ReceivedStage.HANDED_OVER
 
 
-def received_overall(
-    received: ReceivedApplication, parts: list[ReceivedPart] | None = None
-) -> OverallStatus:
-    """The aggregated status: 办理中 until every part is done, 部分未受理 when a part was
-    declined or rejected, 已办结 when every part is completed."""
-    if received.stage in {ReceivedStage.RECEIVED, ReceivedStage.REFUSED}:
-        return OverallStatus(received.stage)
-    states: list[Handling] = list(parts) if parts else [received]
-    declined = [
-        s
-        for s in states
-        if s.stage == ReceivedStage.DECLINED or s.remote_status == CaseStatus.REJECTED
-    ]
-    if declined:
-        return (
-            OverallStatus.DECLINED
-            if len(declined) == len(states)
-            else OverallStatus.PARTLY_DECLINED
-        )
-    if all(s.remote_status == CaseStatus.COMPLETED for s in states):
-        return OverallStatus.COMPLETED
-    if any(s.remote_status == CaseStatus.CORRECTION_REQUESTED for s in states):
-        return OverallStatus.CORRECTION_REQUESTED
-    if all(s.stage == ReceivedStage.HANDED_OVER for s in states):
-        return OverallStatus.HANDED_OVER
-    return OverallStatus.IN_HANDLING
-
-
 # ---------------------------------------------------------------- handling region
 
 
@@ -604,14 +502,14 @@ def _on_handoff(sender: str, recipient: str, payload: dict[str, Any]) -> dict[st
         details, form, item_code = payload["applicant"], dict(payload["form"]), payload["item_code"]
         position = int(payload.get("part", 1))
     except (KeyError, ValueError, TypeError, binascii.Error):
-        raise InvalidInput("bad_payload", "移交消息格式不正确") from None
+        raise errors.BAD_PAYLOAD.error(kind=HANDOFF) from None
     # One key per part (a single-region application keeps the key it always had).
     key = f"xr:{sender}:{received_id}" + (f":{position}" if position != 1 else "")
     try:
         with transaction.atomic():
             item = item_get(code=str(item_code))
             if not item.cross_province:
-                raise InvalidInput("not_cross_province", "该事项未开通跨省通办")
+                raise errors.NOT_CROSS_PROVINCE.error(item=item.name)
             citizen = _applicant(details)
             actor = Actor(user=citizen.user, citizen=citizen, staff=None)
             result = application_submit(
@@ -622,7 +520,7 @@ def _on_handoff(sender: str, recipient: str, payload: dict[str, Any]) -> dict[st
                 idempotency_key=key,
             )
             submitted = result.case.transitions.order_by("pk").first()
-            origin, _ = CrossRegionOrigin.objects.get_or_create(
+            origin, _created = CrossRegionOrigin.objects.get_or_create(
                 case=result.case,
                 defaults={
                     "receiving_region": sender,
@@ -736,26 +634,6 @@ def on_case_status_changed(event: CaseStatusChanged) -> None:
 # ---------------------------------------------------------------- 补正 across regions
 
 
-def received_correction(received: ReceivedApplication, position: int = 1) -> dict[str, Any]:
-    """What the handling region asked to correct (一次性告知) and whether it may be answered."""
-    parts = list(received.parts.all())
-    target = _handling(received, parts, position)
-    if target is None:
-        raise NotFound("part_not_found", "联办部分不存在")
-    part = position if parts else None
-    entries = [e for e in received.timeline if e.get("part") == part]
-    requests = [e for e in entries if e.get("action") == "request_correction"]
-    pending = bool(entries) and entries[-1].get("action") == RESUBMISSION_SENT
-    return {
-        "target": target,
-        "note": requests[-1]["comment"] if requests else "",
-        "awaiting_correction": target.remote_status == CaseStatus.CORRECTION_REQUESTED
-        and not pending,
-        "pending": pending,
-        "form_data": target.form_data,
-    }
-
-
 def received_resubmit(
     *,
     actor: Actor,
@@ -769,10 +647,10 @@ def received_resubmit(
     against the handling region's item, recorded, and sent (`crossregion.resubmission`) in the
     same transaction."""
     if actor.citizen is None or actor.user is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以补正")
-    received = received_for_applicant(user=actor.user).filter(pk=_uuid(received_id)).first()
+        raise errors.CITIZEN_REQUIRED.error(action=errors.TO_CORRECT)
+    received = received_for_applicant(user=actor.user).filter(pk=received_uuid(received_id)).first()
     if received is None:
-        raise NotFound("received_not_found", "代收件不存在")
+        raise errors.RECEIVED_NOT_FOUND.error()
     correction = received_correction(received, part)
     target: Handling = correction["target"]
     _check_awaiting(correction)
@@ -858,17 +736,11 @@ def received_resubmit(
     return received
 
 
-def received_item_rules(handling: Handling) -> dict[str, Any]:
-    """The handling region's published item for the application or one of its parts (name,
-    form schema, materials), as the applicant's answer to a correction is checked against."""
-    return _item_definition(handling.item_code, handling.handling_region)
-
-
 def _check_awaiting(correction: dict[str, Any]) -> None:
     if correction["pending"]:
-        raise Conflict("resubmission_pending", "补正已提交，正在等待办理地处理")
+        raise errors.RESUBMISSION_PENDING.error()
     if not correction["awaiting_correction"]:
-        raise Conflict("not_awaiting_correction", "办理地未要求补正，无需补正")
+        raise errors.NOT_AWAITING_CORRECTION.error()
 
 
 def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -890,7 +762,7 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
             for m in payload["materials"]
         ]
     except (KeyError, ValueError, TypeError, binascii.Error):
-        raise InvalidInput("bad_payload", "补正消息格式不正确") from None
+        raise errors.BAD_PAYLOAD.error(kind=RESUBMISSION) from None
     origin = (
         CrossRegionOrigin.objects.select_for_update(of=("self",))
         .select_related("case__application__applicant__citizen")
@@ -898,7 +770,8 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
         .first()
     )
     if origin is None:
-        return {"applied": False, "code": "case_not_found", "message": "办理地无此跨省来件"}
+        missing = errors.CASE_NOT_FOUND.error()
+        return {"applied": False, "code": missing.code, "message": missing.message}
     if origin.last_resubmission_id == resubmission_id:
         return {"applied": False, "duplicate": True}
     case = origin.case
@@ -927,82 +800,6 @@ def _on_resubmission(sender: str, recipient: str, payload: dict[str, Any]) -> di
         _send_status(origin, case, action=RESUBMISSION_REFUSED, comment=error.message, refused=True)
         return {"applied": False, "code": error.code, "message": error.message}
     return {"applied": True, "case_number": case.case_number}
-
-
-def region_name(code: str) -> str:
-    """A region's name from the division list (GB/T 2260), its code if unknown."""
-    division = Division.objects.filter(code=code).only("name").first()
-    return division.name if division is not None else code
-
-
-def received_for_applicant(*, user: Any) -> models.QuerySet[ReceivedApplication]:
-    return ReceivedApplication.objects.filter(applicant=user)
-
-
-def _status_label(status: str) -> str:
-    return CaseStatus(status).label if status in CaseStatus.values else ""
-
-
-def received_summary(received: ReceivedApplication) -> dict[str, Any]:
-    """What the applicant and staff see (materials without content; applicant masked): one
-    application with its parts (one, implicit, when handled in one region) and the
-    aggregated overall status."""
-    citizen = getattr(received.applicant, "citizen", None)
-    parts = list(received.parts.all())
-    overall = received_overall(received, parts)
-    handlings: list[tuple[int, Handling]] = (
-        [(part.position, part) for part in parts] if parts else [(1, received)]
-    )
-    part_rows = []
-    for position, handling in handlings:
-        entries = [e for e in received.timeline if e.get("part") == (position if parts else None)]
-        pending = bool(entries) and entries[-1].get("action") == RESUBMISSION_SENT
-        part_rows.append(
-            {
-                "position": position,
-                "item_code": handling.item_code,
-                "item_name": handling.item_name,
-                "handling_region": handling.handling_region,
-                "stage": handling.stage,
-                "stage_label": ReceivedStage(handling.stage).label,
-                "remote_case_number": handling.remote_case_number,
-                "remote_status": handling.remote_status,
-                "remote_status_label": _status_label(handling.remote_status),
-                "note": handling.note,
-                "awaiting_correction": handling.remote_status == CaseStatus.CORRECTION_REQUESTED
-                and not pending,
-                "resubmission_pending": pending,
-            }
-        )
-    return {
-        "overall_status": overall.value,
-        "overall_status_label": overall.label,
-        "parts": part_rows,
-        "id": str(received.pk),
-        "item_code": received.item_code,
-        "item_name": received.item_name,
-        "receiving_region": received.receiving_region,
-        "handling_region": received.handling_region,
-        "stage": received.stage,
-        "stage_label": ReceivedStage(received.stage).label,
-        "remote_case_number": received.remote_case_number,
-        "remote_status": received.remote_status,
-        "remote_status_label": _status_label(received.remote_status),
-        "note": received.note,
-        "applicant": mask(citizen.real_name, "name") if citizen else "",
-        "materials": [
-            {
-                **{
-                    k: m[k]
-                    for k in ("material_code", "material_name", "filename", "size", "sha256")
-                },
-                "part": m.get("part", 1),
-            }
-            for m in received.materials
-        ],
-        "timeline": received.timeline,
-        "created_at": received.created_at.isoformat(),
-    }
 
 
 handler_register(HANDOFF, _on_handoff)

@@ -4,16 +4,17 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from ninja import Header, Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
 from tongban.core import clock
-from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
 from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import NO_NUL, Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 
+from .. import errors
 from ..deadlines import DeadlineColour
 from ..models import Application, CaseStatus
 from ..schemas import (
@@ -47,10 +48,8 @@ def materials_decode(materials: list[MaterialIn]) -> list[UploadedMaterial]:
         try:
             content = base64.b64decode(material.content_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInput(
-                "material_encoding",
-                f"材料 {material.material_code} 的 content_base64 不是有效的 base64",
-                fields={material.material_code: "base64 无效"},
+            raise errors.MATERIAL_ENCODING.error(
+                fields={material.material_code: _("base64 无效")}, code=material.material_code
             ) from None
         uploads.append(UploadedMaterial(material.material_code, material.filename, content))
     return uploads
@@ -126,7 +125,7 @@ def application_detail(request: HttpRequest, application_id: UUID) -> dict[str, 
     owner = request.auth  # type: ignore[attr-defined]
     application = Application.objects.filter(pk=application_id, applicant=owner).first()
     if application is None:
-        raise NotFound("application_not_found", "申请不存在")
+        raise errors.APPLICATION_NOT_FOUND.error()
     return _application_out(application)
 
 
@@ -145,7 +144,7 @@ def application_resubmit(
         materials=materials_decode(payload.materials),
     )
     if case.application_id != application_id:
-        raise NotFound("application_not_found", "申请不存在")
+        raise errors.APPLICATION_NOT_FOUND.error()
     return _application_out(case.application)
 
 
@@ -158,7 +157,7 @@ class QueueFilters(Schema):
 def _staff(request: HttpRequest) -> Any:
     actor = request_actor(request)
     if actor.staff is None:
-        raise NotFound("case_not_found", "办件不存在")
+        raise errors.CASE_NOT_FOUND.error()
     return actor
 
 
@@ -168,7 +167,7 @@ def case_queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[dict[
     """工作台待办：本部门、本辖区的办件（个人信息脱敏）。"""
     actor = request_actor(request)
     if actor.staff is None:
-        raise PermissionDenied("staff_required", "仅工作人员可查看办件队列")
+        raise errors.STAFF_REQUIRED.error(what=errors.CASE_QUEUE)
     today = clock.today()
     cases = queue_filter(
         cases_for_staff(staff=actor.staff),

@@ -9,8 +9,8 @@ from typing import Any
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
-from tongban.core.errors import InvalidInput
 
+from .. import errors
 from ..models import MaterialSubmission
 
 MATERIAL_ROOT = "materials"
@@ -38,7 +38,7 @@ def materials_sweep(
     audited with counts, never file names. Periodic: `tongban.cases.materials_sweep` (daily);
     by hand: `tongban materials sweep`."""
     if older_than < SWEEP_MIN_AGE:
-        raise InvalidInput("sweep_too_young", "只能清理至少 1 小时前写入的文件")
+        raise errors.SWEEP_TOO_YOUNG.error()
     storage = MaterialSubmission._meta.get_field("file").storage
     cutoff = clock.now() - older_than
     checked = deleted = freed = 0

@@ -35,7 +35,7 @@ def case_for_staff(*, staff: StaffMember, case_id: Any, lock: bool = False) -> C
         cases = cases.select_for_update(of=("self",))
     case = cases.filter(pk=case_uuid(case_id)).first()
     if case is None:
-        raise NotFound("case_not_found", "办件不存在")
+        raise errors.CASE_NOT_FOUND.error()
     return case
 
 
@@ -48,7 +48,7 @@ def cases_for_applicant(*, user: Any) -> QuerySet[Case]:
 def case_for_applicant(*, user: Any, case_id: Any) -> Case:
     case = cases_for_applicant(user=user).filter(pk=case_uuid(case_id)).first()
     if case is None:
-        raise NotFound("case_not_found", "办件不存在")
+        raise errors.CASE_NOT_FOUND.error()
     return case
 
 

@@ -15,6 +15,7 @@ import filetype
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
 from tongban.catalog.formschema import validate_form_data
@@ -24,12 +25,13 @@ from tongban.core import clock, events
 from tongban.core.audit import audit_record_append, refusal_record
 from tongban.core.calendar import Calendar
 from tongban.core.crypto import sha256_hex, sm3_hex
-from tongban.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.errors import DomainError, InvalidInput
 from tongban.exchange.prefill import PrefillResult, consent_ensure, prefill
 from tongban.exchange.services import data_use_records_link_case
 from tongban.identity.models import EnterpriseAgent, StaffRole
 from tongban.identity.selectors import Actor
 
+from .. import errors
 from ..deadlines import warning_date
 from ..events import CaseStatusChanged, CaseSubmitted
 from ..models import (
@@ -93,25 +95,27 @@ class SubmissionResult:
 def _check_material(upload: UploadedMaterial, allowed_codes: dict[str, str]) -> str:
     """Return the sniffed content type or raise with a per-material message."""
     if upload.material_code not in allowed_codes:
-        raise InvalidInput("material_unknown", f"本事项没有编码为 {upload.material_code} 的材料")
+        raise errors.MATERIAL_UNKNOWN.error(code=upload.material_code)
     name = allowed_codes[upload.material_code]
     limit = settings.TONGBAN["MATERIAL_MAX_BYTES"]
     if not upload.content:
-        raise InvalidInput(
-            "material_empty", f"“{name}”文件为空", fields={upload.material_code: "文件为空"}
-        )
+        raise errors.MATERIAL_EMPTY.error(fields={upload.material_code: _("文件为空")}, name=name)
     if len(upload.content) > limit:
-        message = f"文件超过大小上限 {limit // 1024} KB"
-        raise InvalidInput(
-            "material_too_large", f"“{name}”{message}", fields={upload.material_code: message}
+        kb = limit // 1024
+        raise errors.MATERIAL_TOO_LARGE.error(
+            fields={
+                upload.material_code: errors.field_message(_("文件超过大小上限 %(kb)s KB"), kb=kb)
+            },
+            name=name,
+            kb=kb,
         )
     kind = filetype.guess(upload.content)
     if kind is None or kind.mime not in settings.TONGBAN["MATERIAL_TYPES"]:
-        message = "文件类型不支持（仅接受 PDF、JPEG、PNG，按文件内容判断）"
-        raise InvalidInput(
-            "material_type_not_allowed",
-            f"“{name}”{message}",
-            fields={upload.material_code: message},
+        raise errors.MATERIAL_TYPE_NOT_ALLOWED.error(
+            fields={
+                upload.material_code: _("文件类型不支持（仅接受 PDF、JPEG、PNG，按文件内容判断）")
+            },
+            name=name,
         )
     return str(kind.mime)
 
@@ -129,13 +133,13 @@ def _check_materials(
         # A material derived from shared data (零材料) needs no upload.
         provided = {upload.material_code for upload in uploads} | derived
         missing = {
-            m["code"]: "必要材料，请上传"
+            m["code"]: _("必要材料，请上传")
             for m in version_materials
             if m["is_mandatory"] and m["code"] not in provided
         }
         if missing:
             names = "、".join(allowed[code] for code in missing)
-            raise InvalidInput("material_missing", f"缺少必要材料：{names}", fields=missing)
+            raise errors.MATERIAL_MISSING.error(fields=missing, names=names)
     return types
 
 
@@ -149,23 +153,23 @@ def submission_validate(
     derived: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], list[str]]:
     """Check the form and the materials together, so every problem is told at once (一次性告知)."""
-    errors: dict[str, str] = {}
+    problems: dict[str, Any] = {}
     cleaned: dict[str, Any] = {}
     types: list[str] = []
     try:
         cleaned = validate_form_data(schema, form_data)
     except InvalidInput as error:
-        errors.update(error.fields)
+        problems.update(error.fields)
     try:
         types = _check_materials(
             version_materials, uploads, require_mandatory=require_mandatory, derived=derived
         )
     except InvalidInput as error:
-        if not errors:
+        if not problems:
             raise
-        errors.update(error.fields or {"materials": error.message})
-    if errors:
-        raise InvalidInput("form_invalid", "申请表填写有误，请按提示修改", fields=errors)
+        problems.update(error.fields or {"materials": error.message})
+    if problems:
+        raise errors.FORM_INVALID.error(fields=problems)
     return cleaned, types
 
 
@@ -241,9 +245,7 @@ def _replay(actor: Actor, key: str, fingerprint: str) -> SubmissionResult | None
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
-        raise Conflict(
-            "idempotency_key_reused", "该幂等键已用于另一份不同的申请，请使用新的 Idempotency-Key"
-        )
+        raise errors.IDEMPOTENCY_KEY_REUSED.error()
     return SubmissionResult(existing, existing.cases.get(), created=False)
 
 
@@ -266,9 +268,9 @@ def application_submit(
     that is unavailable leaves its materials to be uploaded as usual.
     """
     if actor.citizen is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以提交申请")
+        raise errors.CITIZEN_REQUIRED.error(action=errors.TO_APPLY)
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 100):
-        raise InvalidInput("idempotency_key_invalid", "Idempotency-Key 长度应为 1–100 个字符")
+        raise errors.IDEMPOTENCY_KEY_INVALID.error()
     fingerprint = _fingerprint(item_code, form_data, materials, enterprise_uscc, use_shared_data)
     if idempotency_key and (replay := _replay(actor, idempotency_key, fingerprint)):
         return replay
@@ -283,17 +285,15 @@ def application_submit(
             .first()
         )
         if agent is None:
-            raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
+            raise errors.NOT_ENTERPRISE_AGENT.error()
         enterprise = agent.enterprise
     objects = item.service_objects or ["citizen"]
     if (enterprise is None and "citizen" not in objects) or (
         enterprise is not None and "enterprise" not in objects
     ):
-        raise InvalidInput(
-            "applicant_type_not_served",
-            "本事项不面向此类申请人（请以"
-            + ("企业" if enterprise is None else "个人")
-            + "身份申请）",
+        raise errors.APPLICANT_TYPE_NOT_SERVED.error(
+            item=item.name,
+            applicant=errors.AS_ENTERPRISE if enterprise is None else errors.AS_CITIZEN,
         )
     shared: PrefillResult | None = None
     if use_shared_data:
@@ -457,7 +457,7 @@ def case_transition(
     try:
         with transaction.atomic():
             if actor.staff is None:
-                raise NotFound("case_not_found", "办件不存在")
+                raise errors.CASE_NOT_FOUND.error()
             case = case_for_staff(staff=actor.staff, case_id=case_id, lock=True)
             role = _check_transition(case, actor, action, comment, expected_version)
             transition_apply(case, action, comment.strip(), actor, role)
@@ -479,29 +479,24 @@ def _check_transition(
     """Return the role the actor acts in, or raise why the action is refused."""
     assert actor.staff is not None
     if action not in ACTION_ROLES:
-        raise InvalidInput("unknown_action", f"未知的操作：{action}")
+        raise errors.UNKNOWN_ACTION.error(action=action)
     roles = ACTION_ROLES[action] & set(actor.staff.roles)
     if not roles:
         needed = "、".join(StaffRole(r).label for r in ACTION_ROLES[action])
-        raise PermissionDenied("role_required", f"“{ACTION_LABELS[action]}”需要{needed}岗位权限")
+        raise errors.ROLE_REQUIRED.error(action=ACTION_LABELS[action], roles=needed)
     if not can_proceed(getattr(case, action)):
-        raise Conflict(
-            "illegal_transition",
-            f"办件当前状态为“{case.get_status_display()}”，不能执行“{ACTION_LABELS[action]}”",
+        raise errors.ILLEGAL_TRANSITION.error(
+            status=case.get_status_display(), action=ACTION_LABELS[action]
         )
     if expected_version is not None and expected_version != case.version:
-        raise Conflict("stale_case", "办件已被他人处理，请刷新后重试")
+        raise errors.STALE_CASE.error()
     comment = comment.strip()
     if action in COMMENT_REQUIRED and not comment:
-        raise InvalidInput(
-            "comment_required",
-            f"“{ACTION_LABELS[action]}”须填写理由",
-            fields={"comment": "请填写理由"},
+        raise errors.COMMENT_REQUIRED.error(
+            fields={"comment": _("请填写理由")}, action=ACTION_LABELS[action]
         )
     if len(comment) > 2000:
-        raise InvalidInput(
-            "comment_too_long", "意见不能超过2000字", fields={"comment": "不能超过2000字"}
-        )
+        raise errors.COMMENT_TOO_LONG.error(fields={"comment": _("不能超过2000字")})
     return sorted(roles)[0]
 
 
@@ -559,10 +554,10 @@ def case_resubmit(
         else None
     )
     if case is None:
-        raise NotFound("case_not_found", "办件不存在")
+        raise errors.CASE_NOT_FOUND.error()
     if not can_proceed(case.resubmit):
-        raise Conflict(
-            "illegal_transition", f"办件当前状态为“{case.get_status_display()}”，无需补正"
+        raise errors.ILLEGAL_TRANSITION.error(
+            status=case.get_status_display(), action=ACTION_LABELS["resubmit"]
         )
     cleaned, types = submission_validate(
         case.item_version.form_schema,

@@ -10,13 +10,13 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from tongban.core import clock
-from tongban.core.errors import PermissionDenied
 from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 
+from .. import errors
 from ..models import AlertKind
-from . import collaboration
+from . import collaboration, presenters, selectors
 from . import services as supervision
 
 collaboration_router = Router(tags=["collaboration"])
@@ -154,8 +154,8 @@ class StuckAlertFilterIn(Schema):
     escalated: bool | None = None
     q: str | None = text(50, None, description="按办件编号查找")
 
-    def to_filters(self) -> supervision.AlertFilters:
-        return supervision.AlertFilters(**self.dict())
+    def to_filters(self) -> selectors.AlertFilters:
+        return selectors.AlertFilters(**self.dict())
 
 
 # ---------------------------------------------------------------- collaboration
@@ -177,7 +177,7 @@ def assist_task_create(
         due_days=payload.due_days,
         shared_fields=payload.shared_fields,
     )
-    return Status(201, collaboration.assist_task_row(task))
+    return Status(201, presenters.assist_task_row(task))
 
 
 @collaboration_router.get(
@@ -186,8 +186,8 @@ def assist_task_create(
 )
 def assist_tasks_of_case(request: HttpRequest, case_id: UUID) -> list[dict[str, Any]]:
     """办件的协办任务（主办部门视角）。"""
-    tasks = collaboration.assist_tasks_for_case(staff=request_actor(request).staff, case_id=case_id)
-    return [collaboration.assist_task_row(task) for task in tasks]
+    tasks = selectors.assist_tasks_for_case(staff=request_actor(request).staff, case_id=case_id)
+    return [presenters.assist_task_row(task) for task in tasks]
 
 
 @collaboration_router.get(
@@ -196,8 +196,8 @@ def assist_tasks_of_case(request: HttpRequest, case_id: UUID) -> list[dict[str, 
 )
 def handoffs_of_case(request: HttpRequest, case_id: UUID) -> list[dict[str, Any]]:
     """办件的交接记录（协办发起、签收、答复；转办、接收）。"""
-    handoffs = collaboration.handoffs_for_case(staff=request_actor(request).staff, case_id=case_id)
-    return [collaboration.handoff_row(handoff) for handoff in handoffs]
+    handoffs = selectors.handoffs_for_case(staff=request_actor(request).staff, case_id=case_id)
+    return [presenters.handoff_row(handoff) for handoff in handoffs]
 
 
 @collaboration_router.post(
@@ -217,7 +217,7 @@ def case_transfer(request: HttpRequest, case_id: UUID, payload: TransferIn) -> d
         "case_id": case.pk,
         "case_number": case.case_number,
         "department": handoff.to_department.name,
-        "handoff": collaboration.handoff_row(handoff),
+        "handoff": presenters.handoff_row(handoff),
     }
 
 
@@ -229,8 +229,8 @@ def transfer_pick_up(request: HttpRequest, case_id: UUID) -> list[dict[str, Any]
     """接收转办（接收部门）。"""
     actor = request_actor(request)
     collaboration.transfer_pick_up(actor=actor, case_id=case_id)
-    handoffs = collaboration.handoffs_for_case(staff=actor.staff, case_id=case_id)
-    return [collaboration.handoff_row(handoff) for handoff in handoffs]
+    handoffs = selectors.handoffs_for_case(staff=actor.staff, case_id=case_id)
+    return [presenters.handoff_row(handoff) for handoff in handoffs]
 
 
 @collaboration_router.get(
@@ -239,8 +239,8 @@ def transfer_pick_up(request: HttpRequest, case_id: UUID) -> list[dict[str, Any]
 @paginate(Pagination)
 def assist_task_queue(request: HttpRequest) -> Any:
     """本部门收到的协办任务（协办部门视角，未答复的在前）。"""
-    tasks = collaboration.assist_tasks_for_staff(staff=request_actor(request).staff)
-    return MappedQuerySet(tasks.order_by("-status", "due_on", "id"), collaboration.assist_task_row)
+    tasks = selectors.assist_tasks_for_staff(staff=request_actor(request).staff)
+    return MappedQuerySet(tasks.order_by("-status", "due_on", "id"), presenters.assist_task_row)
 
 
 @collaboration_router.get(
@@ -249,8 +249,8 @@ def assist_task_queue(request: HttpRequest) -> Any:
 )
 def assist_task_detail(request: HttpRequest, task_id: int) -> dict[str, Any]:
     """协办任务详情：办件摘要（个人信息脱敏）与主办部门共享的申请表字段。"""
-    task = collaboration.assist_task_for_staff(staff=request_actor(request).staff, task_id=task_id)
-    return collaboration.assist_task_view(task)
+    task = selectors.assist_task_for_staff(staff=request_actor(request).staff, task_id=task_id)
+    return presenters.assist_task_view(task)
 
 
 @collaboration_router.post(
@@ -260,7 +260,7 @@ def assist_task_detail(request: HttpRequest, task_id: int) -> dict[str, Any]:
 def assist_task_pick_up(request: HttpRequest, task_id: int) -> dict[str, Any]:
     """签收协办任务。"""
     task = collaboration.assist_task_pick_up(actor=request_actor(request), task_id=task_id)
-    return collaboration.assist_task_row(task)
+    return presenters.assist_task_row(task)
 
 
 @collaboration_router.post(
@@ -277,7 +277,7 @@ def assist_task_answer(
         outcome=payload.outcome,
         answer=payload.answer,
     )
-    return collaboration.assist_task_row(task)
+    return presenters.assist_task_row(task)
 
 
 # ---------------------------------------------------------------- supervision
@@ -286,7 +286,7 @@ def assist_task_answer(
 def _staff(request: HttpRequest) -> Any:
     staff = request_actor(request).staff
     if staff is None:
-        raise PermissionDenied("staff_required", "仅工作人员可查看督办提醒")
+        raise errors.STAFF_REQUIRED.error(what=errors.ALERTS)
     return staff
 
 
@@ -298,10 +298,10 @@ def alert_list(request: HttpRequest, filters: Query[StuckAlertFilterIn]) -> Any:
     """督办提醒：中梗阻、协办超期、黄灯、红灯（督办岗位看辖区内所有部门，其他工作人员看本部门）。"""
     staff = _staff(request)
     now = clock.now()
-    alerts = supervision.alerts_filter(
-        supervision.alerts_for_staff(staff=staff), filters.to_filters(), now=now
+    alerts = selectors.alerts_filter(
+        selectors.alerts_for_staff(staff=staff), filters.to_filters(), now=now
     )
-    return MappedQuerySet(alerts, lambda alert: supervision.alert_row(alert, now, staff))
+    return MappedQuerySet(alerts, lambda alert: presenters.alert_row(alert, now, staff))
 
 
 @supervision_router.get(
@@ -309,9 +309,7 @@ def alert_list(request: HttpRequest, filters: Query[StuckAlertFilterIn]) -> Any:
 )
 def alert_summary(request: HttpRequest) -> list[dict[str, Any]]:
     """各部门未关闭的督办提醒数。"""
-    return supervision.alert_counts_by_department(
-        supervision.alerts_for_staff(staff=_staff(request))
-    )
+    return selectors.alert_counts_by_department(selectors.alerts_for_staff(staff=_staff(request)))
 
 
 @supervision_router.post(
@@ -322,4 +320,4 @@ def alert_escalate(request: HttpRequest, alert_id: int, payload: EscalationIn) -
     """督办升级：把提醒提交上一级区划督办（督办岗位）。"""
     actor = request_actor(request)
     alert = supervision.alert_escalate(actor=actor, alert_id=alert_id, note=payload.note)
-    return supervision.alert_row(alert, clock.now(), actor.staff)
+    return presenters.alert_row(alert, clock.now(), actor.staff)

@@ -17,16 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
 from tongban.core.calendar import Calendar
-from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tongban.core.masking import mask
+from tongban.core.errors import ErrorCode, NotFound
 from tongban.identity.models import Department, StaffMember, StaffRole
 from tongban.identity.selectors import Actor
 
+from .. import errors
 from ..models import (
     AssistTask,
     AssistTaskStatus,
@@ -37,8 +37,9 @@ from ..models import (
     HandoffKind,
     StuckAlert,
 )
-from ..submission.presenters import masked_applicant
 from ..submission.selectors import case_for_staff, case_uuid
+from ..submission.services import ACTION_LABELS
+from .selectors import assist_task_for_staff
 
 HANDLER_ROLES = {StaffRole.INTAKE, StaffRole.REVIEW, StaffRole.DECISION}
 CLOSED = {CaseStatus.REJECTED, CaseStatus.COMPLETED}
@@ -46,41 +47,37 @@ TRANSFERABLE = {CaseStatus.SUBMITTED, CaseStatus.RESUBMITTED}
 MAX_TEXT = 2000
 MAX_DUE_DAYS = 60
 
-# Timeline labels of the hand-off steps live in services.ACTION_LABELS.
-# Form-schema formats whose values are personal data, masked for the assisting department.
-MASKED_FORMATS = {"id_number": "id_number", "phone": "phone"}
+# Timeline labels of the hand-off steps live in submission.services.ACTION_LABELS.
 
 
 def _staff(actor: Actor) -> StaffMember:
     if actor.staff is None:
-        raise NotFound("case_not_found", "办件不存在")
+        raise errors.CASE_NOT_FOUND.error()
     return actor.staff
 
 
 def _require_handler(staff: StaffMember) -> None:
     """Checked after the object was found in scope: outside it the answer is 404, never 403."""
     if not HANDLER_ROLES & set(staff.roles):
-        raise PermissionDenied("handler_role_required", "需要受理、审查或决定岗位权限")
+        raise errors.HANDLER_ROLE_REQUIRED.error()
 
 
-def _text(value: str, name: str, label: str, *, required: bool = True) -> str:
+def _text(value: str, name: str, missing: ErrorCode, too_long: ErrorCode, **params: Any) -> str:
+    """The stripped text of field `name`, refused with `missing` when empty and with
+    `too_long` past MAX_TEXT characters (`params` fill in the too-long message)."""
     value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{name}_required", f"请填写{label}", fields={name: "必填"})
+    if not value:
+        raise missing.error(fields={name: _("必填")})
     if len(value) > MAX_TEXT:
-        raise InvalidInput(
-            f"{name}_too_long", f"{label}不能超过2000字", fields={name: "不能超过2000字"}
-        )
+        raise too_long.error(fields={name: _("不能超过2000字")}, **params)
     return value
 
 
 def _department(code: str) -> Department:
     department = Department.objects.select_related("division").filter(code=code).first()
     if department is None:
-        raise InvalidInput(
-            "department_unknown",
-            "部门不存在",
-            fields={"department_code": "没有该统一社会信用代码的部门"},
+        raise errors.DEPARTMENT_UNKNOWN.error(
+            fields={"department_code": _("没有该统一社会信用代码的部门")}
         )
     return department
 
@@ -147,32 +144,26 @@ def assist_task_create(
         case = case_for_staff(staff=staff, case_id=case_id, lock=True)
         _require_handler(staff)
         if case.status in CLOSED:
-            raise Conflict("case_closed", "办件已办结或不予受理，不能发起协办")
+            raise errors.CASE_CLOSED.error()
         department = _department(department_code)
         if department.pk == case.department_id:
-            raise InvalidInput(
-                "assist_own_department",
-                "协办部门不能是主办部门本身",
-                fields={"department_code": "请选择其他部门"},
+            raise errors.ASSIST_OWN_DEPARTMENT.error(
+                fields={"department_code": _("请选择其他部门")}
             )
-        request = _text(request, "request", "协办事项")
+        request = _text(request, "request", errors.REQUEST_REQUIRED, errors.REQUEST_TOO_LONG)
         if not 1 <= due_days <= MAX_DUE_DAYS:
-            raise InvalidInput(
-                "due_days_invalid", "协办时限应为1–60个工作日", fields={"due_days": "1–60"}
-            )
+            raise errors.DUE_DAYS_INVALID.error(fields={"due_days": _("1–60")})
         fields = list(dict.fromkeys(shared_fields or []))
         known = set(case.item_version.form_schema.get("properties", {}))
         unknown = [name for name in fields if name not in known]
         if unknown:
-            raise InvalidInput(
-                "shared_field_unknown",
-                "申请表没有这些字段：" + "、".join(unknown)[:200],
-                fields={"shared_fields": "字段不存在"},
+            raise errors.SHARED_FIELD_UNKNOWN.error(
+                fields={"shared_fields": _("字段不存在")}, names="、".join(unknown)[:200]
             )
         if AssistTask.objects.filter(
             case=case, department=department, status=AssistTaskStatus.OPEN
         ).exists():
-            raise Conflict("assist_task_open", f"已向{department.name}发起协办，尚未答复")
+            raise errors.ASSIST_TASK_OPEN.error(department=department.name)
         now = clock.now()
         task = AssistTask.objects.create(
             case=case,
@@ -203,47 +194,6 @@ def assist_task_create(
             detail={"task": task.pk, "department": department.code, "due_on": str(task.due_on)},
         )
     return task
-
-
-def assist_tasks_for_staff(*, staff: StaffMember | None) -> QuerySet[AssistTask]:
-    """The assisting department's queue: tasks for the staff's department, cases within the
-    staff's region scope."""
-    if staff is None:
-        raise PermissionDenied("staff_required", "仅工作人员可查看协办任务")
-    return AssistTask.objects.filter(
-        department_id=staff.department_id,
-        case__division_code__startswith=staff.scope.subtree_prefix,
-    ).select_related(
-        "case", "case__item_version", "case__application", "lead_department", "department"
-    )
-
-
-def assist_task_for_staff(
-    *, staff: StaffMember | None, task_id: Any, lock: bool = False
-) -> AssistTask:
-    if staff is None:
-        raise NotFound("assist_task_not_found", "协办任务不存在")
-    tasks = assist_tasks_for_staff(staff=staff)
-    if lock:
-        tasks = tasks.select_for_update(of=("self",))
-    try:
-        key = int(task_id)
-    except (TypeError, ValueError):
-        key = -1
-    task = tasks.filter(pk=key).first()
-    if task is None:
-        raise NotFound("assist_task_not_found", "协办任务不存在")
-    return task
-
-
-def assist_tasks_for_case(*, staff: StaffMember | None, case_id: Any) -> QuerySet[AssistTask]:
-    """The lead's view of a case's assisting tasks (the case must be in the staff's queue)."""
-    if staff is None:
-        raise NotFound("case_not_found", "办件不存在")
-    case = case_for_staff(staff=staff, case_id=case_id)
-    return case.assist_tasks.select_related("department", "lead_department").order_by(
-        "created_at", "id"
-    )
 
 
 def _pick_up(task: AssistTask, actor: Actor, now: datetime) -> None:
@@ -277,7 +227,7 @@ def assist_task_pick_up(*, actor: Actor, task_id: Any) -> AssistTask:
         task = assist_task_for_staff(staff=staff, task_id=task_id, lock=True)
         _require_handler(staff)
         if task.status != AssistTaskStatus.OPEN:
-            raise Conflict("assist_task_closed", "协办任务已答复")
+            raise errors.ASSIST_TASK_CLOSED.error()
         if task.picked_up_at is None:
             _pick_up(task, actor, clock.now())
     return task
@@ -290,14 +240,10 @@ def assist_task_answer(*, actor: Actor, task_id: Any, outcome: str, answer: str)
         task = assist_task_for_staff(staff=staff, task_id=task_id, lock=True)
         _require_handler(staff)
         if outcome not in (AssistTaskStatus.DONE, AssistTaskStatus.DECLINED):
-            raise InvalidInput(
-                "outcome_invalid",
-                "答复结果应为 done 或 declined",
-                fields={"outcome": "done | declined"},
-            )
-        answer = _text(answer, "answer", "协办意见")
+            raise errors.OUTCOME_INVALID.error(fields={"outcome": _("done | declined")})
+        answer = _text(answer, "answer", errors.ANSWER_REQUIRED, errors.ANSWER_TOO_LONG)
         if task.status != AssistTaskStatus.OPEN:
-            raise Conflict("assist_task_closed", "协办任务已答复")
+            raise errors.ASSIST_TASK_CLOSED.error()
         now = clock.now()
         if task.picked_up_at is None:
             _pick_up(task, actor, now)
@@ -330,55 +276,6 @@ def assist_task_answer(*, actor: Actor, task_id: Any, outcome: str, answer: str)
     return task
 
 
-def assist_task_view(task: AssistTask) -> dict[str, Any]:
-    """What the assisting department may see: the task, the case summary with the applicant
-    masked, and only the form fields the lead shared (personal formats masked)."""
-    case = task.case
-    properties = case.item_version.form_schema.get("properties", {})
-    form = case.application.form_data
-    shared = []
-    for name in task.shared_fields:
-        spec = properties.get(name, {})
-        value = form.get(name)
-        kind = MASKED_FORMATS.get(spec.get("format", ""))
-        shown = mask(str(value), kind) if kind and value else value
-        shared.append({"name": name, "title": spec.get("title", name), "value": shown})
-    return {
-        **assist_task_row(task),
-        "case": {
-            "case_number": case.case_number,
-            "item_name": case.item_version.name,
-            "lead_department": task.lead_department.name,
-            "status": case.status,
-            "status_label": CaseStatus(case.status).label,
-            "submitted_at": case.submitted_at,
-            "committed_deadline": case.committed_deadline,
-            **masked_applicant(case),
-        },
-        "shared_form": shared,
-    }
-
-
-def assist_task_row(task: AssistTask) -> dict[str, Any]:
-    return {
-        "id": task.pk,
-        "case_id": task.case_id,
-        "case_number": task.case.case_number,
-        "lead_department": task.lead_department.name,
-        "department": task.department.name,
-        "request": task.request,
-        "shared_fields": task.shared_fields,
-        "due_days": task.due_days,
-        "due_on": task.due_on,
-        "status": task.status,
-        "status_label": AssistTaskStatus(task.status).label,
-        "created_at": task.created_at,
-        "picked_up_at": task.picked_up_at,
-        "answered_at": task.answered_at,
-        "answer": task.answer,
-    }
-
-
 # ---------------------------------------------------------------- transfers (转办)
 
 
@@ -389,26 +286,23 @@ def case_transfer(*, actor: Actor, case_id: Any, department_code: str, note: str
         staff = _staff(actor)
         case = case_for_staff(staff=staff, case_id=case_id, lock=True)
         if not staff.has_role(StaffRole.INTAKE):
-            raise PermissionDenied("role_required", "“转办”需要受理岗位权限")
-        if case.status not in TRANSFERABLE:
-            raise Conflict(
-                "illegal_transition",
-                f"办件当前状态为“{case.get_status_display()}”，只有未受理的办件可以转办",
+            raise errors.ROLE_REQUIRED.error(
+                action=ACTION_LABELS["transfer"], roles=StaffRole.INTAKE.label
             )
-        note = _text(note, "note", "转办理由")
+        if case.status not in TRANSFERABLE:
+            raise errors.ILLEGAL_TRANSITION.error(
+                status=case.get_status_display(), action=ACTION_LABELS["transfer"]
+            )
+        note = _text(
+            note, "note", errors.NOTE_REQUIRED, errors.NOTE_TOO_LONG, label=errors.TRANSFER_NOTE
+        )
         target = _department(department_code)
         if target.pk == case.department_id:
-            raise InvalidInput(
-                "transfer_same_department",
-                "不能转办给本部门",
-                fields={"department_code": "请选择其他部门"},
+            raise errors.TRANSFER_SAME_DEPARTMENT.error(
+                fields={"department_code": _("请选择其他部门")}
             )
         if target.division_id[:2] != case.division_code[:2]:
-            raise InvalidInput(
-                "transfer_other_province",
-                "转办限本省部门；跨省办理请走跨省通办",
-                fields={"department_code": "非本省部门"},
-            )
+            raise errors.TRANSFER_OTHER_PROVINCE.error(fields={"department_code": _("非本省部门")})
         now = clock.now()
         source = case.department_id
         case.department = target
@@ -466,7 +360,7 @@ def transfer_pick_up(*, actor: Actor, case_id: Any) -> Case:
         _require_handler(staff)
         now = clock.now()
         if not _pick_up_transfers(case, actor.user, now, "签收"):
-            raise Conflict("nothing_to_pick_up", "该办件没有待接收的转办")
+            raise errors.NOTHING_TO_PICK_UP.error()
         _step(case, "transfer_pick_up", actor, "lead", f"{case.department.name}已接收", now)
         audit_record_append(
             actor=actor.label,
@@ -490,26 +384,3 @@ def transfers_pick_up_on_action(*, case_id: Any, now: datetime) -> int:
     if last is None or last.actor_id is None or last.actor_role == "applicant":
         return 0
     return _pick_up_transfers(case, last.actor, now, "办理即接收")
-
-
-def handoffs_for_case(*, staff: StaffMember | None, case_id: Any) -> QuerySet[Handoff]:
-    if staff is None:
-        raise NotFound("case_not_found", "办件不存在")
-    case = case_for_staff(staff=staff, case_id=case_id)
-    return case.handoffs.select_related("from_department", "to_department").order_by(
-        "occurred_at", "id"
-    )
-
-
-def handoff_row(handoff: Handoff) -> dict[str, Any]:
-    return {
-        "id": handoff.pk,
-        "kind": handoff.kind,
-        "kind_label": HandoffKind(handoff.kind).label,
-        "from_department": handoff.from_department.name,
-        "to_department": handoff.to_department.name,
-        "assist_task_id": handoff.assist_task_id,
-        "note": handoff.note,
-        "occurred_at": handoff.occurred_at,
-        "picked_up_at": handoff.picked_up_at,
-    }

@@ -19,7 +19,6 @@ it the business of the supervisors at that level (ADR 0013).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -27,17 +26,17 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
 from tongban.core.calendar import Calendar
-from tongban.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tongban.core.models import Division
-from tongban.identity.models import StaffMember, StaffRole
 from tongban.identity.selectors import Actor
 
+from .. import errors
 from ..deadlines import CLOCK_STOPPED, DeadlineColour, filter_by_colour
 from ..events import CaseStatusChanged
 from ..models import (
@@ -54,6 +53,7 @@ from ..models import (
     StuckThreshold,
     ThresholdUnit,
 )
+from .selectors import alerts_for_staff, is_supervisor
 
 # Office hours of a working day, settings.TONGBAN["SUPERVISION"]["OFFICE_OPENS"/"OFFICE_CLOSES"]
 # ("HH:MM" or datetime.time); 1 working day = one office day (8 hours with the defaults).
@@ -130,7 +130,7 @@ def office_time_cutoff(calendar: Calendar, now: datetime, hours: float) -> datet
     office_opens, office_closes = office_hours()
     remaining = timedelta(hours=hours)
     cursor = local
-    for _ in range(3660):  # ten years of days: far beyond any threshold
+    for _day in range(3660):  # ten years of days: far beyond any threshold
         day = cursor.date()
         if calendar.is_workday(day):
             opens = datetime.combine(day, office_opens, tzinfo=zone)
@@ -194,7 +194,7 @@ def thresholds_seed() -> int:
     """Write the default thresholds that have no row yet (idempotent); returns rows added."""
     added = 0
     for step, (amount, unit) in DEFAULT_THRESHOLDS.items():
-        _, created = StuckThreshold.objects.get_or_create(
+        _row, created = StuckThreshold.objects.get_or_create(
             step=step, defaults={"amount": amount, "unit": unit}
         )
         added += int(created)
@@ -521,133 +521,18 @@ def on_case_status_changed(event: CaseStatusChanged) -> None:
     alerts_close_for_case(case_id=event.case_id, to_status=event.to_status)
 
 
-# ---------------------------------------------------------------- reads and escalation
-
-
-def is_supervisor(staff: StaffMember | None) -> bool:
-    return staff is not None and staff.has_role(StaffRole.SUPERVISE)
-
-
-def alerts_for_staff(*, staff: StaffMember | None) -> QuerySet[StuckAlert]:
-    """Supervisors: every alert within their region scope. Other staff: their department's
-    alerts within their scope. Anyone else: refused."""
-    if staff is None:
-        raise PermissionDenied("staff_required", "仅工作人员可查看督办提醒")
-    alerts = StuckAlert.objects.filter(division_code__startswith=staff.scope.subtree_prefix)
-    if not is_supervisor(staff):
-        alerts = alerts.filter(department_id=staff.department_id)
-    return alerts.select_related("case", "case__item_version", "department", "level")
-
-
-@dataclass(frozen=True)
-class AlertFilters:
-    state: str = "open"  # open | closed | all
-    kind: str | None = None
-    step: str | None = None
-    department_id: int | None = None
-    min_age_days: int | None = None
-    escalated: bool | None = None
-    q: str | None = None
-
-
-def alerts_filter(
-    alerts: QuerySet[StuckAlert], filters: AlertFilters, *, now: datetime
-) -> QuerySet[StuckAlert]:
-    if filters.state == "open":
-        alerts = alerts.filter(closed_at=None)
-    elif filters.state == "closed":
-        alerts = alerts.exclude(closed_at=None)
-    if filters.kind:
-        alerts = alerts.filter(kind=filters.kind)
-    if filters.step:
-        alerts = alerts.filter(step=filters.step)
-    if filters.department_id is not None:
-        alerts = alerts.filter(department_id=filters.department_id)
-    if filters.min_age_days:
-        alerts = alerts.filter(waiting_since__lte=now - timedelta(days=filters.min_age_days))
-    if filters.escalated is True:
-        alerts = alerts.filter(escalation_count__gt=0)
-    elif filters.escalated is False:
-        alerts = alerts.filter(escalation_count=0)
-    if filters.q:
-        alerts = alerts.filter(case__case_number__icontains=filters.q.strip()[:50])
-    return alerts.order_by("waiting_since", "id")
-
-
-def alert_counts_by_department(alerts: QuerySet[StuckAlert]) -> list[dict[str, Any]]:
-    """Open alerts per department: stuck steps, red, yellow, overdue assist tasks."""
-    rows = (
-        alerts.filter(closed_at=None)
-        .values("department_id", "department__name")
-        .annotate(
-            stuck=Count("id", filter=Q(kind=AlertKind.STUCK)),
-            red=Count("id", filter=Q(kind=AlertKind.DEADLINE_RED)),
-            yellow=Count("id", filter=Q(kind=AlertKind.DEADLINE_YELLOW)),
-            assist_overdue=Count("id", filter=Q(kind=AlertKind.ASSIST_OVERDUE)),
-            escalated=Count("id", filter=Q(escalation_count__gt=0)),
-            total=Count("id"),
-        )
-        .order_by("-total", "department__name")
-    )
-    return [
-        {
-            "department_id": row["department_id"],
-            "department": row["department__name"],
-            **{
-                name: row[name]
-                for name in ("stuck", "red", "yellow", "assist_overdue", "escalated", "total")
-            },
-        }
-        for row in rows
-    ]
-
-
-def alert_row(alert: StuckAlert, now: datetime, staff: StaffMember | None) -> dict[str, Any]:
-    """An alert for a list (no personal data: the case number, item, step and age)."""
-    age = now - alert.waiting_since
-    return {
-        "id": alert.pk,
-        "case_id": alert.case_id,
-        "case_number": alert.case.case_number,
-        "item_name": alert.case.item_version.name,
-        "department_id": alert.department_id,
-        "department": alert.department.name,
-        "kind": alert.kind,
-        "kind_label": AlertKind(alert.kind).label,
-        "step": alert.step,
-        "step_label": alert.step_label,
-        "case_status": alert.case.status,
-        "waiting_since": alert.waiting_since,
-        "age_hours": max(int(age.total_seconds() // 3600), 0),
-        "raised_at": alert.raised_at,
-        "level_code": alert.level_id,
-        "level_name": alert.level.name,
-        "escalation_count": alert.escalation_count,
-        "closed_at": alert.closed_at,
-        "close_reason": alert.close_reason,
-        "can_escalate": can_escalate(alert, staff),
-    }
-
-
-def can_escalate(alert: StuckAlert, staff: StaffMember | None) -> bool:
-    return (
-        is_supervisor(staff)
-        and alert.closed_at is None
-        and staff is not None
-        and alert.level_id.startswith(staff.scope.subtree_prefix)
-        and alert.level.parent_id is not None
-    )
+# ---------------------------------------------------------------- escalation
 
 
 def alert_escalate(*, actor: Actor, alert_id: int, note: str = "") -> StuckAlert:
     """督办升级: a supervisor passes an open alert one division level up (recorded, audited)."""
     staff = actor.staff
     if not is_supervisor(staff):
-        raise PermissionDenied("supervise_role_required", "需要督办岗位权限")
+        raise errors.SUPERVISE_ROLE_REQUIRED.error()
     assert staff is not None
     note = note.strip()
     if len(note) > MAX_NOTE:
-        raise InvalidInput("note_too_long", "督办意见不能超过2000字", fields={"note": "过长"})
+        raise errors.NOTE_TOO_LONG.error(fields={"note": _("过长")}, label=errors.ESCALATION_NOTE)
     with transaction.atomic():
         alert = (
             alerts_for_staff(staff=staff)
@@ -656,14 +541,14 @@ def alert_escalate(*, actor: Actor, alert_id: int, note: str = "") -> StuckAlert
             .first()
         )
         if alert is None:
-            raise NotFound("alert_not_found", "督办提醒不存在")
+            raise errors.ALERT_NOT_FOUND.error()
         if alert.closed_at is not None:
-            raise Conflict("alert_closed", "该提醒已关闭，无需升级")
+            raise errors.ALERT_CLOSED.error()
         if not alert.level_id.startswith(staff.scope.subtree_prefix):
-            raise Conflict("alert_above_scope", "该提醒已升级至上级督办，超出您的督办层级")
+            raise errors.ALERT_ABOVE_SCOPE.error()
         current = Division.objects.get(pk=alert.level_id)
         if current.parent_id is None:
-            raise Conflict("alert_at_top", "该提醒已在最高督办层级")
+            raise errors.ALERT_AT_TOP.error()
         now = clock.now()
         AlertEscalation.objects.create(
             alert=alert,
@@ -690,7 +575,3 @@ def alert_escalate(*, actor: Actor, alert_id: int, note: str = "") -> StuckAlert
         )
     alert.refresh_from_db()
     return alert
-
-
-def alert_escalations(alert: StuckAlert) -> Iterable[AlertEscalation]:
-    return alert.escalations.select_related("from_level", "to_level").order_by("escalated_at")
