@@ -513,6 +513,8 @@ class ReceivedApplication(HandlingStages, models.Model):
     remote_case_number = models.CharField("办理地办件编号", max_length=50, blank=True)
     remote_status = models.CharField("办理地状态", max_length=24, blank=True)
     last_sequence = models.PositiveIntegerField(default=0)
+    # The status messages applied, by number: each once, whatever order they arrive in.
+    sequences_applied = models.JSONField("已应用的状态消息", default=list, blank=True)
     timeline = models.JSONField("办理过程", default=list)
     created_at = models.DateTimeField("代收时间")
 
@@ -583,6 +585,8 @@ class ReceivedPart(HandlingStages, models.Model):
     remote_case_number = models.CharField("办理地办件编号", max_length=50, blank=True)
     remote_status = models.CharField("办理地状态", max_length=24, blank=True)
     last_sequence = models.PositiveIntegerField(default=0)
+    # The status messages applied, by number: each once, whatever order they arrive in.
+    sequences_applied = models.JSONField("已应用的状态消息", default=list, blank=True)
 
     class Meta:
         verbose_name = "联办部分"

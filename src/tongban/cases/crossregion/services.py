@@ -402,8 +402,13 @@ def _hand_over(received: ReceivedApplication, part: ReceivedPart | None, actor: 
 
 
 def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A status update from the handling region (in order; stale or repeated ones ignored),
-    for the whole application or for one part of it."""
+    """A status update from the handling region, for the whole application or for one part.
+
+    The handling region numbers its messages in order, but they travel one by one through the
+    outbox: two workers may deliver two at once, and a message whose delivery was cut off is
+    sent again later. So each number is applied once whatever order it arrives in: a late one
+    takes its place in the timeline by number, and only the latest number decides the status
+    and the stage."""
     try:
         received_id, sequence = uuid.UUID(str(payload["received_id"])), int(payload["sequence"])
         position = int(payload.get("part", 1))
@@ -418,23 +423,22 @@ def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str
     target = handling_at(received, parts, position) if received is not None else None
     if received is None or target is None or target.handling_region != sender:
         raise errors.RECEIVED_NOT_FOUND.error()
-    if sequence <= target.last_sequence:
+    if sequence in target.sequences_applied:
         return {"applied": False, "sequence": target.last_sequence}
-    target.last_sequence = sequence
     part = position if parts else None
-    if not can_proceed(target.decline if payload.get("declined") else target.report):
+    latest = sequence > target.last_sequence
+    if latest and not can_proceed(target.decline if payload.get("declined") else target.report):
         # A status for a part already declined (or never handed over): recorded, not applied.
         return {"applied": False, "code": "unexpected_stage", "stage": target.stage}
     if payload.get("declined"):
-        target.decline()
-        target.note = str(payload.get("message", ""))[:500]
-        received.timeline.append(_entry("declined", "办理地未受理", sender, target.note, part))
+        entry = _entry(
+            "declined", "办理地未受理", sender, str(payload.get("message", ""))[:500], part
+        )
+        if latest:
+            target.decline()
+            target.note = entry["comment"]
     else:
-        target.report()
-        target.remote_case_id = str(payload.get("case_id", ""))[:64]
-        target.remote_case_number = str(payload.get("case_number", ""))[:50]
-        target.remote_status = str(payload.get("status", ""))[:24]
-        entry: dict[str, Any] = {
+        entry = {
             "at": str(payload.get("at", "")),
             "action": str(payload.get("action", "")),
             "label": str(payload.get("label", "")),
@@ -443,14 +447,34 @@ def _on_status(sender: str, recipient: str, payload: dict[str, Any]) -> dict[str
         }
         if part is not None:
             entry["part"] = part
-        received.timeline.append(entry)
-        if payload.get("refused"):
-            target.note = str(entry["comment"])
+        if latest:
+            target.report()
+            target.remote_case_id = str(payload.get("case_id", ""))[:64]
+            target.remote_case_number = str(payload.get("case_number", ""))[:50]
+            target.remote_status = str(payload.get("status", ""))[:24]
+            if payload.get("refused"):
+                target.note = str(entry["comment"])
+    entry["sequence"] = sequence
+    _timeline_insert(received.timeline, entry)
+    target.sequences_applied = sorted([*target.sequences_applied, sequence])
+    target.last_sequence = max(target.last_sequence, sequence)
     if isinstance(target, ReceivedPart):
         target.save()
-        received.derive(_joint_stage(parts))
+        if latest:
+            received.derive(_joint_stage(parts))
     received.save()
     return {"applied": True, "sequence": sequence}
+
+
+def _timeline_insert(timeline: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    """Put a numbered step before the first later-numbered step of the same part (a step that
+    arrived late), else at the end."""
+    for index, other in enumerate(timeline):
+        same_part = other.get("part") == entry.get("part")
+        if same_part and other.get("sequence", 0) > entry["sequence"]:
+            timeline.insert(index, entry)
+            return
+    timeline.append(entry)
 
 
 def _joint_stage(parts: list[ReceivedPart]) -> str:
