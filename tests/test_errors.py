@@ -142,3 +142,40 @@ def test_the_api_honours_accept_language_and_the_pages_do_not(db: None) -> None:
     assert chinese["Content-Language"] == "zh-hans"
     page = Client().get("/", HTTP_ACCEPT_LANGUAGE="en-US")
     assert page["Content-Language"] == "zh-hans"  # a page changes language only when asked
+
+
+def _po_entries(path: Path) -> dict[tuple[str, str], str]:
+    """(context, msgid) → msgstr of a .po file (plain entries; enough for our catalogs)."""
+    import json
+    import re
+
+    def text(group: str) -> str:
+        return "".join(json.loads(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', group))
+
+    entries = {}
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        match = re.search(r'^msgid ((?:".*"\n)+)msgstr ((?:".*"\n?)+)', block + "\n", re.M)
+        context = re.search(r'^msgctxt ((?:".*"\n)+)', block + "\n", re.M)
+        if match:
+            msgid, msgstr = text(match.group(1)), text(match.group(2))
+            if msgid and msgstr and "#, fuzzy" not in block:
+                entries[(text(context.group(1)) if context else "", msgid)] = msgstr
+    return entries
+
+
+@pytest.mark.parametrize(
+    "po", sorted(SRC.rglob("locale/*/LC_MESSAGES/django.po")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_every_compiled_catalog_is_up_to_date(po: Path) -> None:
+    """The .mo files are committed (a fresh clone needs no gettext tools): each must hold
+    every translation of its .po."""
+    import gettext
+
+    with po.with_suffix(".mo").open("rb") as compiled:
+        catalog = gettext.GNUTranslations(compiled)
+    stale = {
+        key: msgstr
+        for key, msgstr in _po_entries(po).items()
+        if (catalog.pgettext(*key) if key[0] else catalog.gettext(key[1])) != msgstr
+    }
+    assert stale == {}

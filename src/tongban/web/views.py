@@ -66,6 +66,7 @@ from tongban.identity.services import (
     sms_code_send,
 )
 
+from . import errors as web_errors
 from .forms import posted_form_data, posted_materials
 
 # ---------------------------------------------------------------- infrastructure
@@ -384,12 +385,12 @@ def material_download(request: HttpRequest, material_id: int) -> HttpResponseBas
         MaterialSubmission.objects.select_related("application").filter(pk=material_id).first()
     )
     if material is None:
-        raise NotFound("material_not_found", "材料不存在")
+        raise web_errors.MATERIAL_NOT_FOUND.error()
     case = material.application.cases.get()
     if actor.staff is not None and request.user.is_verified():  # type: ignore[union-attr]
         case_for_staff(staff=actor.staff, case_id=case.pk)  # 404 outside the staff member's scope
     elif actor.user is None or material.application.applicant_id != actor.user.pk:
-        raise NotFound("material_not_found", "材料不存在")
+        raise web_errors.MATERIAL_NOT_FOUND.error()
     response = FileResponse(material.file.open("rb"), content_type=material.content_type)
     response["Content-Disposition"] = f'inline; filename="{material.sha256[:16]}"'
     response["X-Content-Type-Options"] = "nosniff"

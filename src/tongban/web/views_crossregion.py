@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tongban.cases import errors as case_errors
 from tongban.cases.crossregion import services as crossregion
 from tongban.cases.crossregion.presenters import received_summary
 from tongban.cases.crossregion.selectors import (
@@ -23,9 +24,10 @@ from tongban.cases.crossregion.selectors import (
 )
 from tongban.catalog.formschema import form_fields
 from tongban.catalog.selectors import item_get
-from tongban.core.errors import DomainError, NotFound
+from tongban.core.errors import DomainError
 from tongban.interchange.services import local_regions
 
+from . import errors as web_errors
 from .forms import posted_form_data, posted_materials
 from .views import citizen_required, material_rows, staff_required
 
@@ -37,7 +39,7 @@ def cross_region_apply(request: HttpRequest, actor: Any, code: str) -> HttpRespo
     version = item.current_version
     assert version is not None
     if not version.cross_province:
-        raise NotFound("not_cross_province", "该事项未开通跨省通办")
+        raise web_errors.NOT_CROSS_PROVINCE.error()
     handling = item.division_id[:2] + "0000"
     receiving_choices = [c for c in local_regions() if c != handling]
     values: dict[str, Any] = {}
@@ -123,10 +125,10 @@ def cross_region_resubmit(request: HttpRequest, actor: Any, received_id: str) ->
         pk = uuid.UUID(received_id)
         part = int(request.POST.get("part") or request.GET.get("part") or 1)
     except ValueError:
-        raise NotFound("received_not_found", "代收件不存在") from None
+        raise case_errors.RECEIVED_NOT_FOUND.error() from None
     received = received_for_applicant(user=actor.user).filter(pk=pk).first()
     if received is None:
-        raise NotFound("received_not_found", "代收件不存在")
+        raise case_errors.RECEIVED_NOT_FOUND.error()
     correction = received_correction(received, part)
     target = correction["target"]
     values: dict[str, Any] = dict(correction["form_data"])
