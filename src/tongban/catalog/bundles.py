@@ -517,14 +517,6 @@ class BundleForm:
     def part(self, bundle_item_id: int) -> Part:
         return next(part for part in self.parts if part.bundle_item_id == bundle_item_id)
 
-    def materials_for(self, bundle_item_id: int) -> list[tuple[MergedMaterial, str]]:
-        return [
-            (material, own)
-            for material in self.materials
-            for item_id, own in material.uses
-            if item_id == bundle_item_id
-        ]
-
 
 def _material_key(material: dict[str, Any]) -> str:
     elements = material.get("elements") or []
@@ -637,8 +629,3 @@ def bundle_form(
         excluded=[part for part in all_parts if part.bundle_item_id not in chosen],
         answers=dict(answers or {}),
     )
-
-
-def element_name(code: str) -> str:
-    """The bundle-level element's Chinese name ('' for registry elements or unknown codes)."""
-    return BUNDLE_ELEMENTS.get(code, ("", ""))[0]

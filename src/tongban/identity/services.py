@@ -99,18 +99,6 @@ def enterprise_register(
 
 
 @transaction.atomic
-def department_create(*, code: str, name: str, division_code: str) -> Department:
-    code = validate_uscc(code)
-    division = Division.objects.filter(code=division_code).first()
-    if division is None:
-        raise errors.DIVISION_NOT_FOUND.error(code=division_code)
-    department, _created = Department.objects.update_or_create(
-        code=code, defaults={"name": name, "division": division}
-    )
-    return department
-
-
-@transaction.atomic
 def staff_create(
     *,
     username: str,

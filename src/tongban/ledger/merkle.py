@@ -367,11 +367,6 @@ def frontier_append(
     return new_frontier, created
 
 
-def frontier_nodes(size: int) -> list[NodeId]:
-    """The nodes of a tree's frontier (to rebuild it from storage)."""
-    return range_nodes(0, size)
-
-
 def frontier_split(packed: bytes | memoryview) -> list[bytes]:
     """A frontier stored as concatenated 32-byte hashes → its list of hashes."""
     raw = bytes(packed)

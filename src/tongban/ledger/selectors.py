@@ -59,10 +59,6 @@ def logs_list() -> list[Log]:
     return list(Log.objects.order_by("name"))
 
 
-def log_get(*, log_name: str) -> Log:
-    return _log(log_name)
-
-
 def tree_head(*, log_name: str, size: int | None = None) -> TreeHead:
     """The tree head now (`size` None) or at any earlier size."""
     log = _log(log_name)

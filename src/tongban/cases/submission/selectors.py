@@ -52,10 +52,6 @@ def case_for_applicant(*, user: Any, case_id: Any) -> Case:
     return case
 
 
-def case_history(*, case: Case) -> QuerySet[Any]:
-    return case.transitions.order_by("occurred_at", "id")
-
-
 def queue_filter(
     cases: QuerySet[Case],
     *,

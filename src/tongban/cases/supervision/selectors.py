@@ -4,7 +4,6 @@ of their department, a case's tasks and hand-offs when the case is in their queu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from tongban.identity.models import StaffMember, StaffRole
 
 from .. import errors
-from ..models import AlertEscalation, AlertKind, AssistTask, Handoff, StuckAlert
+from ..models import AlertKind, AssistTask, Handoff, StuckAlert
 from ..submission.selectors import case_for_staff
 
 # ---------------------------------------------------------------- alerts (督办)
@@ -106,10 +105,6 @@ def can_escalate(alert: StuckAlert, staff: StaffMember | None) -> bool:
         and alert.level_id.startswith(staff.scope.subtree_prefix)
         and alert.level.parent_id is not None
     )
-
-
-def alert_escalations(alert: StuckAlert) -> Iterable[AlertEscalation]:
-    return alert.escalations.select_related("from_level", "to_level").order_by("escalated_at")
 
 
 # ---------------------------------------------------------------- assisting tasks, hand-offs
