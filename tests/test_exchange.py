@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import translation
 
 from tongban.cases.models import Case, SharedDataEvidence
 from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
@@ -713,18 +714,19 @@ def test_a_refused_lookup_is_explained_in_english_and_recorded_in_chinese(
     approve(exchange, ["person.birth_date"])
     client = Client()
     client.cookies["django_language"] = "en"
-    refused = client.post(
-        "/api/v1/exchange/lookups",
-        json.dumps(
-            {
-                "subject": exchange["citizen"].citizen.id_number,
-                "elements": ["person.name"],
-                "purpose": exchange["shared_item"].implementation_code,
-            }
-        ),
-        content_type="application/json",
-        HTTP_X_API_KEY=exchange["key"],
-    )
+    with translation.override(None):  # the language middleware leaves English active
+        refused = client.post(
+            "/api/v1/exchange/lookups",
+            json.dumps(
+                {
+                    "subject": exchange["citizen"].citizen.id_number,
+                    "elements": ["person.name"],
+                    "purpose": exchange["shared_item"].implementation_code,
+                }
+            ),
+            content_type="application/json",
+            HTTP_X_API_KEY=exchange["key"],
+        )
     assert refused.status_code == 403 and refused.json()["code"] == "no_grant"
     assert refused.json()["message"] == (
         "Your department has no data sharing grant for these data elements for this purpose: "
