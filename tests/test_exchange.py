@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import translation
 
 from tongban.cases.models import Case, SharedDataEvidence
 from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
@@ -689,6 +690,51 @@ def test_gateway_records_a_failed_remote_registry(
     error = refusal(exchange, ["person.birth_date"])
     assert error.code == "registry_unavailable"
     assert DataUseRecord.objects.latest("id").outcome == LookupOutcome.FAILED
+
+
+def test_gateway_records_a_timed_out_remote_registry(
+    exchange: dict[str, Any], remote: str, settings: Any
+) -> None:
+    settings.TONGBAN = {
+        **settings.TONGBAN,
+        "EXCHANGE": {"HTTP_TIMEOUT_SECONDS": 0.1, "HTTP_RETRIES": 0, "HTTP_BACKOFF_SECONDS": 0},
+    }
+    Registry.objects.filter(code="population").update(kind="http", base_url=remote)
+    exchange_cache_clear()
+    approve(exchange, ["person.birth_date"])
+    RemoteRegistry.behaviour = ["slow"]
+    error = refusal(exchange, ["person.birth_date"])
+    assert error.code == "registry_timeout" and error.status == 504 and error.recorded
+    assert DataUseRecord.objects.latest("id").outcome == LookupOutcome.FAILED
+
+
+def test_a_refused_lookup_is_explained_in_english_and_recorded_in_chinese(
+    exchange: dict[str, Any],
+) -> None:
+    approve(exchange, ["person.birth_date"])
+    client = Client()
+    client.cookies["django_language"] = "en"
+    with translation.override(None):  # the language middleware leaves English active
+        refused = client.post(
+            "/api/v1/exchange/lookups",
+            json.dumps(
+                {
+                    "subject": exchange["citizen"].citizen.id_number,
+                    "elements": ["person.name"],
+                    "purpose": exchange["shared_item"].implementation_code,
+                }
+            ),
+            content_type="application/json",
+            HTTP_X_API_KEY=exchange["key"],
+        )
+    assert refused.status_code == 403 and refused.json()["code"] == "no_grant"
+    assert refused.json()["message"] == (
+        "Your department has no data sharing grant for these data elements for this purpose: "
+        "person.name"
+    )
+    record = DataUseRecord.objects.latest("id")
+    assert record.refusal_code == "no_grant"
+    assert record.refusal_message == "本部门未获得该用途下这些数据元的共享授权：person.name"
 
 
 # ---------------------------------------------------------------- anomaly rules

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import translation
 
 from tongban.cases.models import Case
 from tongban.cases.submission.services import UploadedMaterial, application_submit, case_transition
@@ -757,6 +758,40 @@ class TestPages:
         assert Client().post("/licenses/verify/", {}).status_code == 422
         garbage = Client().post("/licenses/verify/", {"token": "garbage"}).content.decode()
         assert 'data-code="bad_presentation"' in garbage
+
+
+def test_errors_and_verdicts_in_english(licensed: dict[str, Any], issued: License) -> None:
+    """The English API and pages show English errors and verdicts; the offline verifier's
+    verdicts stay as they are (Chinese, no Django settings)."""
+    client = Client()
+    client.cookies["django_language"] = "en"
+    with translation.override(None):  # the language middleware leaves English active
+        refused = client.post(
+            "/api/v1/licenses/verifications",
+            {"presentation": "x", "license_file": {}},
+            content_type="application/json",
+        ).json()
+        garbage = client.post(
+            "/api/v1/licenses/verifications",
+            {"presentation": "garbage"},
+            content_type="application/json",
+        ).json()
+        token = license_present(actor=licensed["citizen"], license_id=issued.pk).token
+        page = client.get("/licenses/verify/", {"token": token}).content.decode()
+        suspend = client.post(
+            f"/api/v1/licenses/{issued.pk}/suspension",
+            {"reason": "核查"},
+            content_type="application/json",
+            **bearer(licensed["clerk"]),
+        ).json()
+    assert refused["code"] == "one_of_required"
+    assert refused["message"] == "Give either a presentation code or a licence file, not both"
+    assert garbage["code"] == "bad_presentation"
+    assert garbage["message"] == "The presentation code is not valid: it is in the wrong format"
+    assert 'data-code="ok"' in page and "The licence is genuine and valid" in page
+    assert suspend["code"] == "role_required"
+    assert suspend["message"] == "You need the decision role to suspend a licence"
+    assert license_file_verify(license_file(issued), trust_list_export()).message == "证照真实有效"
 
 
 def _upload(content: bytes, name: str) -> Any:

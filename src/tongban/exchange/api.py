@@ -19,13 +19,12 @@ from ninja.security import APIKeyHeader
 
 from tongban.catalog.selectors import item_get
 from tongban.core import clock
-from tongban.core.errors import PermissionDenied
 from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import Pagination, error_responses, text
 from tongban.identity.auth import request_actor
 from tongban.identity.selectors import Actor
 
-from . import presenters
+from . import errors, presenters
 from .models import ClassificationLevel
 from .prefill import consent_ensure, prefill
 from .schemas import (
@@ -81,14 +80,14 @@ class SystemKey(APIKeyHeader):
 def _citizen(request: HttpRequest) -> Actor:
     actor = request_actor(request)
     if actor.citizen is None:
-        raise PermissionDenied("citizen_required", "仅实名注册的申请人可以使用")
+        raise errors.CITIZEN_REQUIRED.error()
     return actor
 
 
 def _staff(request: HttpRequest) -> Actor:
     actor = request_actor(request)
     if actor.staff is None:
-        raise PermissionDenied("staff_required", "仅工作人员可以使用")
+        raise errors.STAFF_REQUIRED.error()
     return actor
 
 

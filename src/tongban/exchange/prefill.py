@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from tongban.catalog.models import ServiceItem, ServiceItemVersion
-from tongban.catalog.selectors import version_declared_elements
-from tongban.core import clock
+from tongban.catalog.models import ServiceItem
 from tongban.core.errors import DomainError
 from tongban.identity.selectors import Actor
 
 from .models import Consent, DataElement, LookupKind, SubjectType
-from .services import Caller, consent_give, granted_elements, lookup, subject_key
+from .selectors import consent_active, declared_elements, granted_elements
+from .selectors import prefill_elements_described as prefill_elements_described
+from .services import Caller, consent_give, lookup
+from .subjects import subject_key
 
 
 @dataclass(frozen=True)
@@ -41,25 +43,6 @@ class PrefillResult:
     derived: dict[str, DerivedMaterial] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # field / material code → why
     record_ids: list[int] = field(default_factory=list)
-
-
-def declared_elements(version: ServiceItemVersion) -> list[DataElement]:
-    """The version's declared elements that the resource catalog knows, in code order."""
-    codes = version_declared_elements(version)
-    return list(DataElement.objects.select_related("registry").filter(code__in=codes))
-
-
-def consent_active(*, actor: Actor, purpose: str) -> list[Consent]:
-    if actor.citizen is None or actor.user is None:
-        return []
-    return list(
-        Consent.objects.filter(
-            user=actor.user,
-            purpose=purpose,
-            revoked_at__isnull=True,
-            expires_at__gt=clock.now(),
-        )
-    )
 
 
 @transaction.atomic
@@ -108,7 +91,9 @@ def prefill(
         if element.code in granted:
             groups.setdefault(element.registry_id, []).append(element)
         else:
-            failures[element.code] = f"办理部门尚未获得{element.registry.name}的共享授权"
+            failures[element.code] = _("办理部门尚未获得%(registry)s的共享授权") % {
+                "registry": element.registry.name
+            }
     caller = Caller(item.department, f"prefill:{actor.label}")
     answered: dict[str, Any] = {}
     sources: dict[str, tuple[str, int]] = {}
@@ -118,7 +103,7 @@ def prefill(
         if registry.subject_type == SubjectType.ENTERPRISE:
             subject = enterprise_uscc
             if not subject:
-                failures.update(dict.fromkeys(codes, "以企业经办人身份申请时可由法人库提供"))
+                failures.update(dict.fromkeys(codes, _("以企业经办人身份申请时可由法人库提供")))
                 continue
         else:
             subject = actor.citizen.id_number
@@ -135,14 +120,15 @@ def prefill(
             continue
         result.record_ids.append(answer.record_id)
         if not answer.found:
-            failures.update(dict.fromkeys(codes, f"未在{registry.name}查到相关数据"))
+            why = _("未在%(registry)s查到相关数据") % {"registry": registry.name}
+            failures.update(dict.fromkeys(codes, why))
             continue
         for code in codes:
             if answer.values.get(code) not in (None, ""):
                 answered[code] = answer.values[code]
                 sources[code] = (registry.name, answer.record_id)
             else:
-                failures[code] = f"{registry.name}暂无该项数据"
+                failures[code] = _("%(registry)s暂无该项数据") % {"registry": registry.name}
     for name, spec in version.form_schema.get("properties", {}).items():
         code = spec.get("x-element")
         if not code:
@@ -169,17 +155,7 @@ def prefill(
         else:
             why = next(
                 (failures[code] for code in codes if code in failures),
-                "资源目录中暂无可替代该材料的数据",
+                _("资源目录中暂无可替代该材料的数据"),
             )
             result.unavailable[material["code"]] = why
     return result
-
-
-def prefill_elements_described(version: ServiceItemVersion) -> list[tuple[str, str, str]]:
-    """(element name, registry name, owning department) rows for the consent box."""
-    return [
-        (element.name, element.registry.name, element.registry.department.name)
-        for element in DataElement.objects.select_related("registry__department")
-        .filter(code__in=version_declared_elements(version))
-        .order_by("registry__code", "code")
-    ]

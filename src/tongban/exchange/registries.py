@@ -8,6 +8,8 @@ resident ID number or a USCC) with the time the data was last updated. Three kin
   exponential backoff (lookups are idempotent reads) and a clear 503/504 when it is down;
 - `ProviderRegistry`: answers from whatever provider an outer app registered (the licence
   library is filled by the licences app); without a provider it is unavailable, never faked.
+
+Their errors (RegistryUnavailable, RegistryTimeout) are named in errors.py, importable here too.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from django.utils.dateparse import parse_datetime
 
 from tongban.core.errors import DomainError
 
+from . import errors
 from .conf import exchange_setting
+from .errors import RegistryTimeout as RegistryTimeout
+from .errors import RegistryUnavailable as RegistryUnavailable
 from .models import (
     LegalEntityRecord,
     PopulationRecord,
@@ -37,14 +42,6 @@ from .models import (
     RegistryKind,
     SocialSecurityRecord,
 )
-
-
-class RegistryUnavailable(DomainError):
-    status = 503
-
-
-class RegistryTimeout(DomainError):
-    status = 504
 
 
 @dataclass(frozen=True)
@@ -148,9 +145,7 @@ class ProviderRegistry:
     def fetch(self, subject: str, elements: Sequence[str]) -> RegistryAnswer:
         provider = _providers.get(self.registry.code)
         if provider is None:
-            raise RegistryUnavailable(
-                "registry_not_connected", f"{self.registry.name}尚未接入，暂不能提供共享数据"
-            )
+            raise errors.REGISTRY_NOT_CONNECTED.error(registry=self.registry.name)
         return provider(subject, elements)
 
 
@@ -216,10 +211,8 @@ class HttpRegistry:
             raise _Retryable(timed_out=False) from error
         return self._parse(body)
 
-    def _bad_answer(self, detail: str) -> RegistryUnavailable:
-        return RegistryUnavailable(
-            "registry_bad_answer", f"{self.name}返回的数据格式不正确（{detail}），请稍后重试"
-        )
+    def _bad_answer(self, detail: str) -> DomainError:
+        return errors.REGISTRY_BAD_ANSWER.error(registry=self.name, detail=detail)
 
     def _parse(self, body: bytes) -> RegistryAnswer:
         try:
@@ -253,12 +246,8 @@ class HttpRegistry:
                 answer.updated_at,
             )
         if last_timed_out:
-            raise RegistryTimeout(
-                "registry_timeout", f"{self.name}查询超时（已重试{self.retries}次），请稍后重试"
-            )
-        raise RegistryUnavailable(
-            "registry_unavailable", f"{self.name}暂时不可用（已重试{self.retries}次），请稍后重试"
-        )
+            raise errors.REGISTRY_TIMEOUT.error(registry=self.name, retries=self.retries)
+        raise errors.REGISTRY_UNAVAILABLE.error(registry=self.name, retries=self.retries)
 
 
 def adapter_for(registry: Registry) -> RegistryAdapter:
@@ -268,5 +257,5 @@ def adapter_for(registry: Registry) -> RegistryAdapter:
         return ProviderRegistry(registry)
     adapter = BUILT_IN.get(registry.code)
     if adapter is None:
-        raise RegistryUnavailable("registry_not_connected", f"{registry.name}尚未接入")
+        raise errors.REGISTRY_NOT_CONNECTED.error(registry=registry.name)
     return adapter

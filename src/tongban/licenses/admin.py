@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from tongban.identity.models import StaffMember
 
+from . import errors
 from .models import IssuerKey, License, LicenseEvent, LicenseIssuance, LicenseType, TrustedRegion
 from .offline import trust_anchors
 from .services import region, trust_list_import
@@ -106,9 +107,11 @@ class TrustedRegionForm(forms.ModelForm):
             trust_anchors(document)
             code = str(document["region"]["code"])
         except (ValueError, KeyError, TypeError) as error:
-            raise ValidationError("不是有效的信任列表 (tongban-trust-list/1)") from error
+            raise ValidationError(
+                errors.BAD_TRUST_LIST.message, code=errors.BAD_TRUST_LIST.code
+            ) from error
         if code == region()["code"]:
-            raise ValidationError("不能导入本地区自己的信任列表")
+            raise ValidationError(errors.OWN_REGION.message, code=errors.OWN_REGION.code)
         return document
 
 

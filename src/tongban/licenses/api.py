@@ -11,12 +11,11 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from tongban.core.errors import InvalidInput, NotFound
 from tongban.core.pagination import MappedQuerySet
 from tongban.core.schemas import Pagination, error_responses
 from tongban.identity.auth import request_actor
 
-from . import presenters
+from . import errors, presenters
 from .schemas import (
     LicenseDetailOut,
     LicenseOut,
@@ -57,21 +56,17 @@ def trust_list(request: HttpRequest) -> dict[str, Any]:
 def verification_create(request: HttpRequest, payload: LicenseVerificationIn) -> dict[str, Any]:
     """公开验证：亮证码（presentation）或离线证照文件（license_file），二选一。"""
     if (payload.presentation is None) == (payload.license_file is None):
-        raise InvalidInput(
-            "one_of_required",
-            "请提供亮证码或证照文件之一",
-            fields={"presentation": "二选一", "license_file": "二选一"},
+        raise errors.ONE_OF_REQUIRED.error(
+            fields={"presentation": errors.FIELD_ONE_OF, "license_file": errors.FIELD_ONE_OF}
         )
     if payload.presentation is not None:
         return presenters.verification(presentation_verify(token=payload.presentation))
     try:
         content = json.dumps(payload.license_file, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate sent as a JSON \ud800 escape
-        raise InvalidInput(
-            "bad_text", "证照文件含有无效的字符", fields={"license_file": "无效字符"}
-        ) from None
+        raise errors.BAD_TEXT.error(fields={"license_file": errors.FIELD_BAD_TEXT}) from None
     if len(content) > MAX_LICENSE_FILE_BYTES:
-        raise InvalidInput("file_too_large", "证照文件过大", fields={"license_file": "过大"})
+        raise errors.FILE_TOO_LARGE.error(fields={"license_file": errors.FIELD_TOO_LARGE})
     return presenters.verification(license_file_check(file_bytes=content))
 
 
@@ -115,7 +110,7 @@ def presentation_create(request: HttpRequest, license_id: UUID) -> Status[dict[s
 def _staff_license(request: HttpRequest) -> Any:
     actor = request_actor(request)
     if actor.staff is None:
-        raise NotFound("license_not_found", "证照不存在")
+        raise errors.LICENSE_NOT_FOUND.error()
     return actor
 
 

@@ -12,6 +12,10 @@
 
 Every failure has its own English code and Chinese message; `VerificationResult.code` is the
 most serious one. File and trust-list formats are described in ADR 0010.
+
+The messages are marked for the app's catalog but not translated here (no Django settings
+offline): the pages and the API translate a verdict where they show it
+(presenters.verification); the command line prints them in Chinese.
 """
 
 from __future__ import annotations
@@ -37,23 +41,31 @@ STATUS_LIST_FORMAT = "tongban-license-status/1"
 LOG_ENTRY_FORMAT = "tongban-license-event/1"
 LOCAL_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
+
+def gettext_noop(message: str) -> str:
+    """Marks `message` for makemessages and returns it as it is (this module never translates:
+    it runs without Django settings)."""
+    return message
+
+
 # code → Chinese message; ordered from the most to the least serious.
 FAILURES: dict[str, str] = {
-    "malformed_file": "文件不是有效的电子证照文件",
-    "bad_identifier": "证照标识的校验位不正确",
-    "malformed_trust_list": "信任列表格式不正确",
-    "unknown_key": "签发机关的公钥不在信任列表中（未知密钥）",
-    "bad_checkpoint": "存证日志的签名树头无效，或该日志不在信任列表中",
-    "bad_proof": "存证包含证明无效：证照签发记录不在已签名的日志中",
-    "tampered": "证照内容已被篡改：与存证记录的摘要不一致",
-    "wrong_key": "签名与信任列表中该签发机关的公钥不符（密钥错误）",
-    "bad_status_list": "证照状态清单的签名无效",
-    "revoked": "证照已被吊销（废止）",
-    "suspended": "证照已暂停使用",
-    "expired": "证照已超过有效期",
-    "not_yet_valid": "证照尚未生效",
+    "malformed_file": gettext_noop("文件不是有效的电子证照文件"),
+    "bad_identifier": gettext_noop("证照标识的校验位不正确"),
+    "malformed_trust_list": gettext_noop("信任列表格式不正确"),
+    "unknown_key": gettext_noop("签发机关的公钥不在信任列表中（未知密钥）"),
+    "bad_checkpoint": gettext_noop("存证日志的签名树头无效，或该日志不在信任列表中"),
+    "bad_proof": gettext_noop("存证包含证明无效：证照签发记录不在已签名的日志中"),
+    "tampered": gettext_noop("证照内容已被篡改：与存证记录的摘要不一致"),
+    "wrong_key": gettext_noop("签名与信任列表中该签发机关的公钥不符（密钥错误）"),
+    "bad_status_list": gettext_noop("证照状态清单的签名无效"),
+    "revoked": gettext_noop("证照已被吊销（废止）"),
+    "suspended": gettext_noop("证照已暂停使用"),
+    "expired": gettext_noop("证照已超过有效期"),
+    "not_yet_valid": gettext_noop("证照尚未生效"),
 }
-OK_MESSAGE = "证照真实有效"
+OK_MESSAGE = gettext_noop("证照真实有效")
+NO_STATUS_LIST_NOTE = gettext_noop("信任列表未附证照状态清单，无法离线确认是否已被吊销")
 
 
 @dataclass(frozen=True)
@@ -310,7 +322,7 @@ def license_file_verify(
                 if isinstance(row, dict) and row.get("identifier") == identifier:
                     listed_status = row.get("status")
         if not anchors.status_lists:
-            notes.append("信任列表未附证照状态清单，无法离线确认是否已被吊销")
+            notes.append(NO_STATUS_LIST_NOTE)
         if listed_status == "revoked":
             raise _Failed("revoked", f"status list of {status_generated_at}")
         if listed_status == "suspended":

@@ -1,20 +1,23 @@
 """How licences are shown (API and pages alike): the holder's ID number masked, 照面信息 as
-(title, value) rows, presentations as a QR code."""
+(title, value) rows, presentations as a QR code, a verdict in the reader's language."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import segno
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from tongban.core.masking import mask
 
-from .models import HolderCodeType, License, LicenseEvent
+from .models import HolderCodeType, HolderKind, License, LicenseEvent
 from .offline import VerificationResult
-from .services import Presentation
+
+if TYPE_CHECKING:  # services build presentations and use license_public
+    from .services import Presentation
 
 
 def license_row(license: License) -> dict[str, Any]:
@@ -36,6 +39,33 @@ def license_row(license: License) -> dict[str, Any]:
         "issuer_code": license.issuer.code,
         "issued_on": license.issued_on,
         "valid_until": license.valid_until,
+        "status": license.status,
+        "status_label": license.get_status_display(),
+    }
+
+
+def license_public(license: License) -> dict[str, Any]:
+    """What a verifier is shown: the licence without its holder's full identity."""
+    holder_code = (
+        mask(license.holder_code, "id_number")
+        if license.holder_code_type == HolderCodeType.RESIDENT_ID
+        else license.holder_code
+    )
+    holder_name = (
+        mask(license.holder_name, "name")
+        if license.holder_kind == HolderKind.CITIZEN
+        else license.holder_name
+    )
+    return {
+        "identifier": license.identifier,
+        "type_name": license.license_type.name,
+        "type_code": license.license_type.code,
+        "holder_name": holder_name,
+        "holder_code": holder_code,
+        "issuer_name": license.issuer.name,
+        "issuer_code": license.issuer.code,
+        "issued_on": license.issued_on.isoformat(),
+        "valid_until": license.valid_until.isoformat() if license.valid_until else "",
         "status": license.status,
         "status_label": license.get_status_display(),
     }
@@ -96,14 +126,20 @@ def presentation(request: HttpRequest, presented: Presentation) -> dict[str, Any
     }
 
 
+def _translated(text: str) -> str:
+    """A verdict's message or note (marked for the catalog in offline.py and verification.py,
+    kept untranslated there) in the active language."""
+    return gettext(text) if text else text
+
+
 def verification(result: VerificationResult) -> dict[str, Any]:
     return {
         "ok": result.ok,
         "code": result.code,
-        "message": result.message,
+        "message": _translated(result.message),
         "checks": [
             {"name": c.name, "ok": c.ok, "code": c.code, "detail": c.detail} for c in result.checks
         ],
         "license": result.license,
-        "notes": list(result.notes),
+        "notes": [_translated(note) for note in result.notes],
     }

@@ -9,12 +9,11 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
-from tongban.core.errors import NotFound
 from tongban.core.ids import uuid_or_not_found
 from tongban.identity.selectors import Actor, enterprises_for_agent
 
 from . import errors
-from .models import License
+from .models import IssuerKey, License, LicenseStatus, TrustedRegion
 
 
 def _uuid(value: Any) -> UUID:
@@ -36,7 +35,7 @@ def licenses_for_holder(*, actor: Actor) -> QuerySet[License]:
 def license_for_holder(*, actor: Actor, license_id: Any) -> License:
     license = licenses_for_holder(actor=actor).filter(pk=_uuid(license_id)).first()
     if license is None:
-        raise NotFound("license_not_found", "证照不存在")
+        raise errors.LICENSE_NOT_FOUND.error()
     return license
 
 
@@ -55,7 +54,7 @@ def license_for_staff(*, actor: Actor, license_id: Any, lock: bool = False) -> L
         licenses = licenses.select_for_update(of=("self",))
     license = licenses.filter(pk=_uuid(license_id)).first()
     if license is None:
-        raise NotFound("license_not_found", "证照不存在")
+        raise errors.LICENSE_NOT_FOUND.error()
     return license
 
 
@@ -65,6 +64,26 @@ def license_by_identifier(identifier: str) -> License | None:
         .filter(identifier=identifier[:120])
         .first()
     )
+
+
+def licenses_withdrawn() -> QuerySet[License, tuple[str, str, Any]]:
+    """(identifier, status, since) of every licence revoked or suspended, for the signed
+    status list."""
+    return (
+        License.objects.filter(status__in=[LicenseStatus.REVOKED, LicenseStatus.SUSPENDED])
+        .order_by("identifier")
+        .values_list("identifier", "status", "status_changed_at")
+    )
+
+
+def issuer_keys() -> QuerySet[IssuerKey]:
+    """Every issuing department's public key, for the trust list."""
+    return IssuerKey.objects.select_related("department").order_by("key_id")
+
+
+def trusted_region_lists() -> list[dict[str, Any]]:
+    """The trust lists imported from other regions (跨区域互认), by region code."""
+    return [row.trust_list for row in TrustedRegion.objects.order_by("region")]
 
 
 def licenses_expired_due(*, today: Any) -> QuerySet[License]:

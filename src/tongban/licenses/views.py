@@ -11,6 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tongban.identity.selectors import actor_for_user
@@ -95,14 +96,14 @@ def verify(request: HttpRequest) -> HttpResponse:
         upload = request.FILES.get("license_file")
         if upload is not None:
             if upload.size is None or upload.size > MAX_UPLOAD_BYTES:
-                error = "文件过大，不是电子证照文件"
+                error = _("文件过大，不是电子证照文件")
             else:
                 result = license_file_check(file_bytes=upload.read())
         elif not token:
-            error = "请粘贴亮证码或上传证照文件"
+            error = _("请粘贴亮证码或上传证照文件")
     if token and result is None and not error:
         if len(token) > 2000:
-            error = "亮证码过长"
+            error = _("亮证码过长")
         else:
             result = presentation_verify(token=token)
     status = 200 if not error else 422

@@ -1,14 +1,15 @@
 """Exchange writes, one module per concern: the resource catalog and registry rows
-(`catalog`), grants, consents, system credentials and the gateway lookup (`gateway`); the
-per-process read caches and subject pseudonyms they share (`cache`, `subjects`).
+(`catalog`), grants, consents, system credentials and the gateway lookup (`gateway`). The
+per-process read caches and subject pseudonyms they share with the reads (selectors) are the
+app's `cache` and `subjects` modules.
 
 The names below are the app's public API; import them from here."""
 
-from .cache import exchange_cache_clear
+from ..cache import exchange_cache_clear
+from ..subjects import subject_key, subject_masked
 from .catalog import (
     legal_entity_record_put,
     population_record_put,
-    purpose_elements,
     registries_seed,
     social_security_record_put,
 )
@@ -23,8 +24,7 @@ from .gateway import (
     data_use_records_link_case,
     lookup,
 )
-from .grants import GRANT_ROLES, grant_decide, grant_request, granted_elements
-from .subjects import subject_key, subject_masked
+from .grants import GRANT_ROLES, grant_decide, grant_request
 
 __all__ = [
     "GRANT_ROLES",
@@ -40,11 +40,9 @@ __all__ = [
     "exchange_cache_clear",
     "grant_decide",
     "grant_request",
-    "granted_elements",
     "legal_entity_record_put",
     "lookup",
     "population_record_put",
-    "purpose_elements",
     "registries_seed",
     "social_security_record_put",
     "subject_key",

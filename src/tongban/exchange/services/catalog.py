@@ -1,5 +1,5 @@
-"""The resource catalog and registry rows (seeded, put), and minimum necessary: what an
-item declares."""
+"""The resource catalog and registry rows (seeded, put). What an item declares (minimum
+necessary) is read in selectors."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from tongban.catalog.selectors import item_declared_elements
 from tongban.core import clock
-from tongban.core.errors import InvalidInput
 from tongban.core.ids import validate_resident_id, validate_uscc
 from tongban.identity.models import Department
 
+from ..cache import exchange_cache_clear
 from ..elements import ELEMENTS, REGISTRIES
 from ..models import (
     DataElement,
@@ -23,7 +22,6 @@ from ..models import (
     Registry,
     SocialSecurityRecord,
 )
-from .cache import cache_get, cache_put, exchange_cache_clear
 
 
 @transaction.atomic
@@ -132,39 +130,6 @@ def social_security_record_put(
     return record
 
 
-# ---------------------------------------------------------------- minimum necessary
-
-
-def element_catalog() -> dict[str, DataElement]:
-    catalog = cache_get(("elements",))
-    if catalog is None:
-        catalog = cache_put(
-            ("elements",),
-            {element.code: element for element in DataElement.objects.select_related("registry")},
-        )
-    return catalog  # type: ignore[no-any-return]
-
-
-def elements_by_code(codes: Iterable[str]) -> dict[str, DataElement]:
-    catalog = element_catalog()
-    found = {code: catalog[code] for code in set(codes) if code in catalog}
-    if len(found) < len(set(codes)):  # maybe added since the catalog was cached
-        exchange_cache_clear()
-        catalog = element_catalog()
-        found = {code: catalog[code] for code in set(codes) if code in catalog}
-    return found
-
-
-def purpose_elements(purpose: str) -> set[str]:
-    """The elements a service item's form and materials declare (最小必要)."""
-    declared = cache_get(("purpose", purpose))
-    if declared is None:
-        declared = item_declared_elements(code=purpose)
-        if declared is None:
-            raise InvalidInput("unknown_purpose", f"用途 {purpose} 不是已发布的政务服务事项")
-        cache_put(("purpose", purpose), declared)
-    return declared  # type: ignore[no-any-return]
-
-
 def element_names(codes: Iterable[str]) -> str:
+    """Element codes as a message lists them."""
     return "、".join(sorted(codes))

@@ -9,16 +9,17 @@ from django.db import transaction
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
-from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
 from tongban.identity.selectors import Actor
 
+from .. import errors
 from ..conf import exchange_setting
 from ..models import (
     Consent,
     SubjectType,
 )
-from .catalog import element_names, elements_by_code, purpose_elements
-from .subjects import subject_key
+from ..selectors import elements_by_code, purpose_elements
+from ..subjects import subject_key
+from .catalog import element_names
 
 
 @transaction.atomic
@@ -34,14 +35,14 @@ def consent_give(
     One consent per data subject (the person, and the enterprise an agent applies for)."""
     citizen = actor.citizen
     if citizen is None or actor.user is None:
-        raise PermissionDenied("citizen_required", "只有实名注册的申请人可以授权")
+        raise errors.CITIZEN_REQUIRED.error()
     declared = purpose_elements(purpose)
     scope = set(elements) if elements is not None else declared
     extra = scope - declared
     if extra:
-        raise InvalidInput("not_minimum_necessary", f"事项未声明这些数据元：{element_names(extra)}")
+        raise errors.NOT_MINIMUM_NECESSARY.error(purpose=purpose, elements=element_names(extra))
     if not scope:
-        raise InvalidInput("nothing_to_consent", "该事项没有可由共享数据提供的内容")
+        raise errors.NOTHING_TO_CONSENT.error()
     known = elements_by_code(scope)
     by_subject: dict[str, list[str]] = {}
     for code in sorted(scope):
@@ -57,7 +58,7 @@ def consent_give(
         from tongban.identity.selectors import enterprises_for_agent
 
         if enterprise_uscc not in {e.uscc for e in enterprises_for_agent(citizen=citizen)}:
-            raise PermissionDenied("not_enterprise_agent", "您不是该企业的经办人")
+            raise errors.NOT_ENTERPRISE_AGENT.error()
     now = clock.now()
     expires = now + timedelta(days=days or int(exchange_setting("CONSENT_DAYS")))
     consents = [
@@ -90,7 +91,7 @@ def consent_revoke(*, actor: Actor, consent_id: int) -> Consent:
         else None
     )
     if consent is None:
-        raise NotFound("consent_not_found", "授权不存在")
+        raise errors.CONSENT_NOT_FOUND.error()
     if consent.revoked_at is None:
         consent.revoked_at = clock.now()
         consent.save(update_fields=["revoked_at"])

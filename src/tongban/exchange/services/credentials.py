@@ -15,11 +15,11 @@ from tongban.core.audit import audit_record_append
 from tongban.core.crypto import keyed_sm3_hex
 from tongban.identity.models import Department
 
+from ..cache import cache_get, cache_put
 from ..conf import exchange_setting
 from ..models import (
     SystemCredential,
 )
-from .cache import cache_get, cache_put
 
 
 def credential_digest(raw: str) -> str:

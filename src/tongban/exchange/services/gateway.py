@@ -1,7 +1,7 @@
 """The gateway lookup: authorise → fetch → mask → record → audit → monitor.
 
 Every lookup, refused ones too, leaves one `DataUseRecord` and one audit record; a refusal
-says why with a stable code and a Chinese message."""
+says why with a stable code and its message (errors.py), recorded in the platform's language."""
 
 from __future__ import annotations
 
@@ -10,17 +10,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.functional import lazy
 
 from tongban.core import clock
 from tongban.core.audit import Outcome, audit_record_append
-from tongban.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from tongban.core.errors import DomainError, ErrorCode, InvalidInput
 from tongban.core.ids import resident_id_checksum, validate_resident_id, validate_uscc
 from tongban.core.masking import mask
 from tongban.identity.models import StaffRole
 from tongban.identity.selectors import Actor
 
-from .. import monitoring
+from .. import errors, monitoring
+from ..cache import cache_get, cache_put
+from ..errors import RegistryUnavailable
 from ..models import (
     ClassificationLevel,
     Consent,
@@ -34,11 +39,11 @@ from ..models import (
     Registry,
     SubjectType,
 )
-from ..registries import RegistryUnavailable, adapter_for
-from .cache import cache_get, cache_put
-from .catalog import element_names, elements_by_code, purpose_elements
+from ..registries import adapter_for
+from ..selectors import elements_by_code, purpose_elements
+from ..subjects import subject_key, subject_masked
+from .catalog import element_names
 from .credentials import Caller
-from .subjects import subject_key, subject_masked
 
 MAX_ELEMENTS = 20
 
@@ -66,16 +71,29 @@ class LookupResult:
     is_fresh: bool = False
 
 
-class _Refusal(DomainError):
-    """Internal: a refusal to record before it is raised as `error`."""
+class _Refusal(Exception):
+    """Internal: a refusal to record in the lookup's DataUseRecord before it is raised as
+    `error` (marked recorded)."""
 
     def __init__(self, error: DomainError) -> None:
-        super().__init__(error.code, error.message)
+        super().__init__(error.code)
         self.error = error
 
 
-def _refuse(status: type[DomainError], code: str, message: str) -> _Refusal:
-    return _Refusal(status(code, message))
+def _refuse(code: ErrorCode, **params: Any) -> _Refusal:
+    return _Refusal(code.error(**params))
+
+
+def _message_of(error: DomainError) -> Any:
+    """The error's message as a lazy string: rendered when read, in the reader's language."""
+    return lazy(lambda: error.message, str)()
+
+
+def _recorded_message(error: DomainError) -> str:
+    """A refusal's message as its data-use record keeps it: in the platform's language (the
+    data subject reads it later), whoever asked."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return error.message[:300]
 
 
 def _quick_resident_id(subject: str) -> bool:
@@ -99,7 +117,7 @@ def _normalise_subject(subject: str, subject_type: str) -> str:
             return validate_uscc(subject)
         return validate_resident_id(subject)
     except DomainError as error:
-        raise _refuse(InvalidInput, "subject_invalid", error.message) from None
+        raise _refuse(errors.SUBJECT_INVALID, reason=_message_of(error)) from None
 
 
 def _active_grant(caller: Caller, purpose: str, registry: Registry, codes: set[str]) -> Grant:
@@ -121,14 +139,10 @@ def _active_grant(caller: Caller, purpose: str, registry: Registry, codes: set[s
         if grant.expires_at is not None and grant.expires_at > now:
             return cache_put(cache_key, grant)  # type: ignore[no-any-return]
     if covering:
-        raise _refuse(PermissionDenied, "grant_expired", "共享授权已过期，请向数据责任部门重新申请")
+        raise _refuse(errors.GRANT_EXPIRED)
     granted = set().union(*(set(grant.elements) for grant in grants)) if grants else set()
     missing = codes - granted
-    raise _refuse(
-        PermissionDenied,
-        "no_grant",
-        f"本部门未获得该用途下这些数据元的共享授权：{element_names(missing or codes)}",
-    )
+    raise _refuse(errors.NO_GRANT, elements=element_names(missing or codes))
 
 
 def _active_consent(key: str, purpose: str, codes: set[str]) -> Consent:
@@ -138,7 +152,7 @@ def _active_consent(key: str, purpose: str, codes: set[str]) -> Consent:
     ):
         if codes <= set(consent.elements):
             return consent
-    raise _refuse(PermissionDenied, "no_consent", "申请人未授权（或已撤回授权）使用这些数据")
+    raise _refuse(errors.NO_CONSENT)
 
 
 def _answer(
@@ -195,7 +209,7 @@ def lookup(
     except _Refusal as refusal:
         _record(pending, LookupOutcome.REFUSED, refusal.error, unmasked=False, fresh=False)
         raise refusal.error.mark_recorded() from None  # its data-use record is the record
-    except RegistryUnavailable as error:  # and RegistryTimeout
+    except RegistryUnavailable as error:  # and RegistryTimeout, a kind of it
         _record(pending, LookupOutcome.FAILED, error, unmasked=False, fresh=False)
         error.mark_recorded()
         raise
@@ -204,20 +218,20 @@ def lookup(
 def _lookup(pending: _Pending, *, plain: bool, questions: dict[str, Any] | None) -> LookupResult:
     codes = pending.elements
     if not codes:
-        raise _refuse(InvalidInput, "elements_required", "请至少指定一个数据元")
+        raise _refuse(errors.ELEMENTS_REQUIRED)
     if len(codes) > MAX_ELEMENTS:
-        raise _refuse(InvalidInput, "too_many_elements", f"一次最多查询{MAX_ELEMENTS}个数据元")
+        raise _refuse(errors.TOO_MANY_ELEMENTS, limit=MAX_ELEMENTS)
     known = elements_by_code(codes)
     unknown = set(codes) - set(known)
     if unknown:
-        raise _refuse(InvalidInput, "unknown_element", f"资源目录中没有：{element_names(unknown)}")
+        raise _refuse(errors.UNKNOWN_ELEMENT, elements=element_names(unknown))
     registries = {element.registry_id: element.registry for element in known.values()}
     if len(registries) != 1:
-        raise _refuse(InvalidInput, "mixed_registries", "一次查询只能针对一个基础库的数据元")
+        raise _refuse(errors.MIXED_REGISTRIES)
     registry = pending.registry = next(iter(registries.values()))
     subject = pending.subject = _normalise_subject(pending.subject, registry.subject_type)
     if not registry.is_active:
-        raise _refuse(RegistryUnavailable, "registry_inactive", f"{registry.name}已停用")
+        raise _refuse(errors.REGISTRY_INACTIVE, registry=registry.name)
     wanted = set(codes)
     try:
         declared = purpose_elements(pending.purpose)
@@ -226,9 +240,7 @@ def _lookup(pending: _Pending, *, plain: bool, questions: dict[str, Any] | None)
     extra = wanted - declared
     if extra:
         raise _refuse(
-            PermissionDenied,
-            "not_minimum_necessary",
-            f"超出最小必要范围：事项 {pending.purpose} 未声明 {element_names(extra)}",
+            errors.NOT_MINIMUM_NECESSARY, purpose=pending.purpose, elements=element_names(extra)
         )
     grant = _active_grant(pending.caller, pending.purpose, registry, wanted)
     if pending.kind == LookupKind.PREFILL:
@@ -237,22 +249,16 @@ def _lookup(pending: _Pending, *, plain: bool, questions: dict[str, Any] | None)
         checker = _case_checker[0] if _case_checker else None
         state = checker(pending.case_id, pending.caller.department.pk) if checker else None
         if state is None:
-            raise _refuse(PermissionDenied, "case_not_found", "关联的办件不存在或不属于本部门")
+            raise _refuse(errors.CASE_NOT_FOUND)
         pending.case_state = state
     core = [code for code in codes if known[code].level == ClassificationLevel.CORE]
     if core and questions is None:
-        raise _refuse(
-            PermissionDenied, "verify_only", f"核心数据只能核验、不能查询：{element_names(core)}"
-        )
+        raise _refuse(errors.VERIFY_ONLY, elements=element_names(core))
     plain_wanted = plain or pending.kind == LookupKind.PREFILL
     if plain and pending.kind != LookupKind.PREFILL:
         not_plain = wanted - set(grant.plain_elements)
         if not_plain:
-            raise _refuse(
-                PermissionDenied,
-                "plain_not_granted",
-                f"授权未包含明文使用：{element_names(not_plain)}（将返回脱敏值，请去掉 plain）",
-            )
+            raise _refuse(errors.PLAIN_NOT_GRANTED, elements=element_names(not_plain))
     answer = adapter_for(registry).fetch(subject, codes)
     now = clock.now()
     freshness = min(known[code].freshness_hours for code in codes)
@@ -310,7 +316,7 @@ def _record(
         case_id=pending.case_id[:64],
         outcome=outcome,
         refusal_code=error.code[:40] if error else "",
-        refusal_message=error.message[:300] if error else "",
+        refusal_message=_recorded_message(error) if error else "",
         unmasked=unmasked,
         is_fresh=fresh,
     )
@@ -363,14 +369,14 @@ def alert_acknowledge(*, actor: Actor, alert_id: int) -> Any:
 
     staff = actor.staff
     if staff is None or not staff.has_role(StaffRole.SECURITY):
-        raise PermissionDenied("security_role_required", "需要安全审计岗位权限")
+        raise errors.SECURITY_ROLE_REQUIRED.error()
     alert = (
         SecurityAlert.objects.select_for_update()
         .filter(pk=alert_id, department__division__code__startswith=staff.scope.subtree_prefix)
         .first()
     )
     if alert is None:
-        raise NotFound("alert_not_found", "告警不存在")
+        raise errors.ALERT_NOT_FOUND.error()
     if not alert.acknowledged_at:
         alert.acknowledged_by, alert.acknowledged_at = actor.label, clock.now()
         alert.save(update_fields=["acknowledged_by", "acknowledged_at"])

@@ -11,25 +11,24 @@ from django_fsm import can_proceed
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
-from tongban.core.errors import InvalidInput, NotFound, PermissionDenied
-from tongban.identity.models import Department, StaffRole
+from tongban.identity.models import StaffRole
 from tongban.identity.selectors import Actor
 
+from .. import errors
+from ..cache import exchange_cache_clear
 from ..conf import exchange_setting
-from ..models import (
-    Grant,
-    GrantStatus,
-)
-from .cache import exchange_cache_clear
-from .catalog import element_names, elements_by_code, purpose_elements
+from ..models import Grant
+from ..selectors import elements_by_code, purpose_elements
+from .catalog import element_names
 
 GRANT_ROLES: set[str] = {StaffRole.ADMIN, StaffRole.DECISION}
 
 
-def staff_with_role(actor: Actor, roles: set[str], what: str) -> Any:
+def staff_with_role(actor: Actor, roles: set[str], action: Any) -> Any:
+    """The actor's staff record if they hold one of `roles`; `action` names what they do."""
     staff = actor.staff
     if staff is None or not (set(staff.roles) & roles):
-        raise PermissionDenied("grant_role_required", f"{what}需要管理或决定岗位权限")
+        raise errors.GRANT_ROLE_REQUIRED.error(action=action)
     return staff
 
 
@@ -43,33 +42,30 @@ def grant_request(
     plain_elements: Sequence[str] = (),
 ) -> Grant:
     """共享申请: the actor's department asks an owner for elements, for one of its own items."""
-    staff = staff_with_role(actor, GRANT_ROLES, "申请共享授权")
+    staff = staff_with_role(actor, GRANT_ROLES, errors.GRANT_ACTION_REQUEST)
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("reason_required", "请填写申请理由", fields={"reason": "请填写理由"})
+        raise errors.REASON_REQUIRED.error(fields={"reason": errors.REASON_FIELD})
     wanted = list(dict.fromkeys(elements))
     if not wanted:
-        raise InvalidInput("elements_required", "请至少选择一个数据元")
+        raise errors.ELEMENTS_REQUIRED.error()
     known = elements_by_code(wanted)
     unknown = set(wanted) - set(known)
     if unknown:
-        raise InvalidInput("unknown_element", f"资源目录中没有这些数据元：{element_names(unknown)}")
+        raise errors.UNKNOWN_ELEMENT.error(elements=element_names(unknown))
     registries = {element.registry_id for element in known.values()}
     if len(registries) != 1:
-        raise InvalidInput("mixed_registries", "一次申请只能针对一个基础库的数据元")
+        raise errors.MIXED_REGISTRIES.error()
     from tongban.catalog.selectors import item_department_code
 
     if item_department_code(code=purpose) != staff.department.code:
-        raise PermissionDenied("purpose_not_own", "只能为本部门实施的事项申请共享授权")
+        raise errors.PURPOSE_NOT_OWN.error()
     extra = set(wanted) - purpose_elements(purpose)
     if extra:
-        raise PermissionDenied(
-            "not_minimum_necessary",
-            f"超出最小必要范围：事项的申请表和材料未声明 {element_names(extra)}",
-        )
+        raise errors.NOT_MINIMUM_NECESSARY.error(purpose=purpose, elements=element_names(extra))
     plain = [code for code in dict.fromkeys(plain_elements)]
     if set(plain) - set(wanted):
-        raise InvalidInput("plain_not_requested", "需明文的数据元必须在申请的数据元之内")
+        raise errors.PLAIN_NOT_REQUESTED.error()
     grant = Grant.objects.create(
         department=staff.department,
         registry_id=registries.pop(),
@@ -100,7 +96,7 @@ def grant_decide(
     expires_at: datetime | None = None,
 ) -> Grant:
     """The owning department approves (with an expiry) or refuses (with a reason)."""
-    staff = staff_with_role(actor, GRANT_ROLES, "审批共享授权")
+    staff = staff_with_role(actor, GRANT_ROLES, errors.GRANT_ACTION_DECIDE)
     grant = (
         Grant.objects.select_for_update()
         .select_related("registry")
@@ -108,22 +104,20 @@ def grant_decide(
         .first()
     )
     if grant is None:
-        raise NotFound("grant_not_found", "共享申请不存在")
+        raise errors.GRANT_NOT_FOUND.error()
     if not can_proceed(grant.approve):
-        from tongban.core.errors import Conflict
-
-        raise Conflict("grant_decided", f"该申请已{grant.get_status_display()}，不能重复审批")
+        raise errors.GRANT_DECIDED.error(status=grant.get_status_display())
     note = note.strip()
     now = clock.now()
     if approve:
         expires_at = expires_at or now + timedelta(days=int(exchange_setting("GRANT_DAYS")))
         if expires_at <= now:
-            raise InvalidInput("expiry_in_past", "有效期必须晚于当前时间")
+            raise errors.EXPIRY_IN_PAST.error()
         grant.approve()
         grant.expires_at = expires_at
     else:
         if not note:
-            raise InvalidInput("note_required", "拒绝须填写理由", fields={"note": "请填写拒绝理由"})
+            raise errors.NOTE_REQUIRED.error(fields={"note": errors.NOTE_FIELD})
         grant.refuse()
     grant.decided_by, grant.decided_at, grant.decision_note = actor.label, now, note[:2000]
     transaction.on_commit(exchange_cache_clear)
@@ -136,16 +130,3 @@ def grant_decide(
         detail={"purpose": grant.purpose},
     )
     return grant
-
-
-def granted_elements(*, department: Department, purpose: str) -> set[str]:
-    """Elements the department may use for the purpose now (approved, unexpired grants)."""
-    granted: set[str] = set()
-    for elements in Grant.objects.filter(
-        department=department,
-        purpose=purpose,
-        status=GrantStatus.APPROVED,
-        expires_at__gt=clock.now(),
-    ).values_list("elements", flat=True):
-        granted.update(elements)
-    return granted

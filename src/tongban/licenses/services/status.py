@@ -9,10 +9,11 @@ from django_fsm import can_proceed
 
 from tongban.core import clock
 from tongban.core.audit import audit_record_append, refusal_record
-from tongban.core.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from tongban.core.errors import DomainError
 from tongban.identity.models import StaffRole
 from tongban.identity.selectors import Actor
 
+from .. import errors
 from ..models import (
     License,
     LicenseEventType,
@@ -27,7 +28,11 @@ _EVENTS: dict[str, str] = {
     "reinstate": LicenseEventType.REINSTATEMENT,
     "revoke": LicenseEventType.REVOCATION,
 }
-_ACTION_LABELS = {"suspend": "暂停使用", "reinstate": "恢复使用", "revoke": "吊销"}
+_ACTION_LABELS = {
+    "suspend": errors.ACTION_SUSPEND,
+    "reinstate": errors.ACTION_REINSTATE,
+    "revoke": errors.ACTION_REVOKE,
+}
 
 
 def _license_status_change(*, actor: Actor, license_id: Any, action: str, reason: str) -> License:
@@ -36,16 +41,13 @@ def _license_status_change(*, actor: Actor, license_id: Any, action: str, reason
             license = license_for_staff(actor=actor, license_id=license_id, lock=True)
             assert actor.staff is not None
             if not actor.staff.has_role(StaffRole.DECISION):
-                raise PermissionDenied(
-                    "role_required", f"“{_ACTION_LABELS[action]}”需要决定岗位权限"
-                )
+                raise errors.ROLE_REQUIRED.error(action=_ACTION_LABELS[action])
             reason = reason.strip()
             if not reason:
-                raise InvalidInput("reason_required", "请填写原因", fields={"reason": "必填"})
+                raise errors.REASON_REQUIRED.error(fields={"reason": errors.FIELD_REQUIRED})
             if not can_proceed(getattr(license, action)):
-                raise Conflict(
-                    "illegal_status_change",
-                    f"证照当前状态为“{license.get_status_display()}”，不能{_ACTION_LABELS[action]}",
+                raise errors.ILLEGAL_STATUS_CHANGE.error(
+                    status=license.get_status_display(), action=_ACTION_LABELS[action]
                 )
             getattr(license, action)()
             event_type = _EVENTS[action]

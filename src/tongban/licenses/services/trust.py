@@ -11,19 +11,16 @@ from django.db import transaction
 from tongban.core import clock
 from tongban.core.audit import audit_record_append
 from tongban.core.crypto import sm2_sign
-from tongban.core.errors import InvalidInput
 from tongban.identity.selectors import Actor
 from tongban.ledger import note as ledger_note
 from tongban.ledger import selectors as ledger_selectors
 from tongban.ledger import services as ledger_services
 
-from .. import keys
+from .. import errors, keys
 from ..canonical import CanonicalError, canonical_json
 from ..models import (
-    IssuerKey,
     License,
     LicenseEventType,
-    LicenseStatus,
     TrustedRegion,
 )
 from ..offline import (
@@ -34,7 +31,13 @@ from ..offline import (
     license_file_verify,
     trust_anchors,
 )
-from ..selectors import license_for_holder
+from ..selectors import (
+    issuer_keys,
+    license_by_identifier,
+    license_for_holder,
+    licenses_withdrawn,
+    trusted_region_lists,
+)
 from .log import (
     LOG_NAME,
     ActorKind,
@@ -100,11 +103,7 @@ def license_export(*, actor: Actor, license_id: Any) -> tuple[License, bytes]:
 def status_list_sign() -> dict[str, Any]:
     """The signed status list of this deployment: every licence not valid for a reason an
     offline verifier cannot see itself (revoked, suspended). Expiry is in the data."""
-    rows = (
-        License.objects.filter(status__in=[LicenseStatus.REVOKED, LicenseStatus.SUSPENDED])
-        .order_by("identifier")
-        .values_list("identifier", "status", "status_changed_at")
-    )
+    rows = licenses_withdrawn()
     body = canonical_json(
         {
             "format": STATUS_LIST_FORMAT,
@@ -145,7 +144,7 @@ def trust_list_export() -> dict[str, Any]:
             "algorithm": "SM2-SM3",
             "public_key": key.public_key,
         }
-        for key in IssuerKey.objects.select_related("department").order_by("key_id")
+        for key in issuer_keys()
     ]
     return {
         "format": TRUST_LIST_FORMAT,
@@ -168,8 +167,7 @@ def trust_list_export() -> dict[str, Any]:
 
 def trust_lists_all() -> list[dict[str, Any]]:
     """This deployment's trust list followed by every imported region's."""
-    imported = [row.trust_list for row in TrustedRegion.objects.order_by("region")]
-    return [trust_list_export(), *imported]
+    return [trust_list_export(), *trusted_region_lists()]
 
 
 @transaction.atomic
@@ -180,9 +178,9 @@ def trust_list_import(*, actor: str, document: dict[str, Any]) -> TrustedRegion:
         code = str(document["region"]["code"])
         name = str(document["region"].get("name", code))
     except (ValueError, KeyError, TypeError):
-        raise InvalidInput("bad_trust_list", "不是有效的信任列表") from None
+        raise errors.BAD_TRUST_LIST.error() from None
     if code == region()["code"]:
-        raise InvalidInput("own_region", "不能导入本地区自己的信任列表")
+        raise errors.OWN_REGION.error()
     # Its logs join the ledger's trust list too, so this deployment can witness them.
     ledger_services.trust_list_load(data=document)
     row, _ = TrustedRegion.objects.update_or_create(
@@ -201,7 +199,7 @@ def license_file_check(*, file_bytes: bytes) -> VerificationResult:
     result = license_file_verify(file_bytes, trust_lists_all())
     identifier = (result.license or {}).get("identifier")
     if result.code not in ("malformed_file", "bad_identifier") and isinstance(identifier, str):
-        license = License.objects.filter(identifier=identifier).first()
+        license = license_by_identifier(identifier)
         if license is not None:
             with transaction.atomic():
                 log_event(license, LicenseEventType.VERIFICATION, ActorKind.PUBLIC)
@@ -212,7 +210,7 @@ def parse_json_upload(content: bytes) -> dict[str, Any]:
     try:
         value = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, CanonicalError):
-        raise InvalidInput("bad_json", "文件不是有效的 JSON") from None
+        raise errors.BAD_JSON.error() from None
     if not isinstance(value, dict):
-        raise InvalidInput("bad_json", "文件不是有效的 JSON 对象")
+        raise errors.BAD_JSON.error()
     return value

@@ -12,19 +12,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from tongban.core import clock
 from tongban.core.crypto import sm2_sign, sm3_hex
-from tongban.core.errors import Conflict
 from tongban.identity.selectors import Actor
 from tongban.ledger import merkle
 from tongban.ledger import selectors as ledger_selectors
 
-from .. import keys
+from .. import errors, keys, presenters
 from ..canonical import canonical_json
 from ..models import (
-    HolderCodeType,
-    HolderKind,
     License,
     LicenseEventType,
     LicenseStatus,
@@ -84,35 +82,6 @@ def _online_checks(license: License) -> tuple[str, list[Check]]:
     return "ok", checks
 
 
-def _public_summary(license: License) -> dict[str, Any]:
-    """What a verifier is shown: the licence without its holder's full identity."""
-    from tongban.core.masking import mask
-
-    masked_code = (
-        mask(license.holder_code, "id_number")
-        if license.holder_code_type == HolderCodeType.RESIDENT_ID
-        else license.holder_code
-    )
-    holder_name = (
-        mask(license.holder_name, "name")
-        if license.holder_kind == HolderKind.CITIZEN
-        else license.holder_name
-    )
-    return {
-        "identifier": license.identifier,
-        "type_name": license.license_type.name,
-        "type_code": license.license_type.code,
-        "holder_name": holder_name,
-        "holder_code": masked_code,
-        "issuer_name": license.issuer.name,
-        "issuer_code": license.issuer.code,
-        "issued_on": license.issued_on.isoformat(),
-        "valid_until": license.valid_until.isoformat() if license.valid_until else "",
-        "status": license.status,
-        "status_label": license.get_status_display(),
-    }
-
-
 @transaction.atomic
 def license_verify(*, license: License, actor_kind: str = ActorKind.PUBLIC) -> VerificationResult:
     """Online verification of a licence held here; the verification is a log event."""
@@ -123,7 +92,7 @@ def license_verify(*, license: License, actor_kind: str = ActorKind.PUBLIC) -> V
         code,
         OK_MESSAGE if code == "ok" else FAILURES[code],
         tuple(checks),
-        _public_summary(license),
+        presenters.license_public(license),
     )
 
 
@@ -154,9 +123,7 @@ def license_present(*, actor: Actor, license_id: Any) -> Presentation:
     if license.status != LicenseStatus.VALID or (
         license.valid_until is not None and license.valid_until < clock.today()
     ):
-        raise Conflict(
-            "license_not_usable", f"证照状态为“{license.get_status_display()}”，不能出示"
-        )
+        raise errors.LICENSE_NOT_USABLE.error(status=license.get_status_display())
     now = clock.now()
     lifetime = min(
         int(settings.TONGBAN.get("LICENSE_PRESENTATION_SECONDS", PRESENTATION_MAX_SECONDS)),
@@ -195,11 +162,11 @@ def presentation_verify(*, token: str) -> VerificationResult:
         signature = _b64url_decode(signature_text)
         claims = json.loads(payload.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, binascii.Error):
-        return _presentation_failure("bad_presentation", "亮证码无效：格式不正确")
+        return _presentation_failure("bad_presentation", gettext_noop("亮证码无效：格式不正确"))
     if not signature_valid(keys.platform_public_key(), payload, signature) or not isinstance(
         claims, dict
     ):
-        return _presentation_failure("bad_presentation", "亮证码无效：签名不正确")
+        return _presentation_failure("bad_presentation", gettext_noop("亮证码无效：签名不正确"))
     expires_at = claims.get("expires_at")
     issued_at = claims.get("issued_at")
     if (
@@ -208,11 +175,13 @@ def presentation_verify(*, token: str) -> VerificationResult:
         or not isinstance(issued_at, int)
         or expires_at - issued_at > PRESENTATION_MAX_SECONDS
     ):
-        return _presentation_failure("bad_presentation", "亮证码无效：内容不正确")
+        return _presentation_failure("bad_presentation", gettext_noop("亮证码无效：内容不正确"))
     if clock.now().timestamp() > expires_at:
-        return _presentation_failure("presentation_expired", "亮证码已过期，请持证人重新出示")
+        return _presentation_failure(
+            "presentation_expired", gettext_noop("亮证码已过期，请持证人重新出示")
+        )
     identifier = claims.get("license")
     license = license_by_identifier(identifier) if isinstance(identifier, str) else None
     if license is None:
-        return _presentation_failure("license_not_found", "证照不存在")
+        return _presentation_failure("license_not_found", gettext_noop("证照不存在"))
     return license_verify(license=license, actor_kind=ActorKind.PUBLIC)
