@@ -69,14 +69,3 @@ def canonical_json(value: Any) -> bytes:
     # Keys are pre-sorted (UTF-16 order), so json must not re-sort them by code point.
     text = json.dumps(_sorted(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.encode("utf-8")
-
-
-def canonical_loads(data: bytes) -> Any:
-    """Parse JSON bytes and refuse anything that has no canonical form (floats, NaN...)."""
-
-    def refuse(text: str) -> Any:
-        raise CanonicalError(f"number {text} is not an integer")
-
-    value = json.loads(data.decode("utf-8"), parse_float=refuse, parse_constant=refuse)
-    _check(value, "$")
-    return value

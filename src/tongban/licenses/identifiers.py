@@ -87,11 +87,3 @@ def identifier_parse(identifier: str) -> LicenseIdentifier:
     if check != expected:
         raise IdentifierError(f"check character is {check!r}, expected {expected!r}")
     return LicenseIdentifier(type_code, issuer_code, serial, version, check)
-
-
-def identifier_is_valid(identifier: str) -> bool:
-    try:
-        identifier_parse(identifier)
-    except IdentifierError:
-        return False
-    return True

@@ -100,9 +100,10 @@ class LanguageMiddleware:
         if chosen not in supported and request.path.startswith("/api/"):
             chosen = _accepted_language(request.headers.get("Accept-Language", ""), supported)
         language = chosen if chosen in supported else settings.LANGUAGE_CODE
-        translation.activate(language)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        # For this request only: the thread's next request (or test) starts from the default.
+        with translation.override(language):
+            response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
 
