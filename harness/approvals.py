@@ -653,7 +653,9 @@ def check_consequences(world: ApprovalWorld) -> Consequences:
     for delivery in EventDelivery.objects.select_related("event").iterator():
         report.deliveries[delivery.status] += 1
         if delivery.status == "delivered":
-            report.deliveries_retried += int(delivery.attempts > 0)
+            report.deliveries_retried += int(
+                delivery.attempts > 1
+            )  # each attempt is counted before it runs
             late = (delivery.delivered_at - delivery.event.created_at).total_seconds()
             report.deliveries_late += int(late >= first_retry)
         else:
