@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=2, help="citizens submitting at once")
     parser.add_argument("--staff", type=int, default=4, help="staff approving at once")
     parser.add_argument("--master-kills", type=int, default=3)
-    parser.add_argument("--kill-min", type=float, default=1.5, help="seconds between kills")
+    parser.add_argument("--kill-min", type=float, default=1.0, help="seconds between kills")
     parser.add_argument("--kill-max", type=float, default=4.0)
     parser.add_argument(
         "--kill-progress",
@@ -296,8 +296,14 @@ def main(argv: list[str] | None = None) -> int:
             "everything acknowledged (every submission, every case approved)": len(acknowledged)
             == len(subs)
             and summary["approved"] == expected_jobs,
-            "the killer killed workers and masters": kills.workers > 0
-            and kills.masters == args.master_kills,
+            # Both kinds of master kill landed while approvals ran: a master alone (workers
+            # orphaned) and the whole group (a hard crash). A fast run (the load done in
+            # 10 s on a quiet machine) may end before a third planned master kill.
+            "the killer killed workers, a master alone and a master with its workers": (
+                kills.workers > 0
+                and kills.hard_crashes >= 1
+                and kills.masters - kills.hard_crashes >= 1
+            ),
         },
     )
     print(f"runtime            {time.monotonic() - started:.0f} s")
