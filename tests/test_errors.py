@@ -179,3 +179,14 @@ def test_every_compiled_catalog_is_up_to_date(po: Path) -> None:
         if (catalog.pgettext(*key) if key[0] else catalog.gettext(key[1])) != msgstr
     }
     assert stale == {}
+
+
+def test_the_error_pages_speak_the_pages_language(db: None) -> None:
+    english = Client()
+    english.cookies["django_language"] = "en"
+    page = english.get("/no-such-page/")
+    assert page.status_code == 404
+    assert "Page not found" in page.content.decode()
+    assert "Back to the home page" in page.content.decode()
+    chinese = Client().get("/no-such-page/")
+    assert "页面不存在" in chinese.content.decode()

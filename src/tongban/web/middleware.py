@@ -46,6 +46,7 @@ class DomainErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.db import InterfaceError, OperationalError
         from django.shortcuts import render
+        from django.utils.translation import gettext as _
 
         from tongban.core.audit import refusal_record
         from tongban.core.errors import DomainError
@@ -58,8 +59,8 @@ class DomainErrorMiddleware:
             page = render_to_string(
                 "web/error.html",
                 {
-                    "title": "服务暂时不可用",
-                    "message": "系统繁忙或正在维护，请稍后重试。",
+                    "title": _("服务暂时不可用"),
+                    "message": _("系统繁忙或正在维护，请稍后重试。"),
                     "code": "dependency_unavailable",
                 },
             )
@@ -74,7 +75,7 @@ class DomainErrorMiddleware:
         return render(
             request,
             "web/error.html",
-            {"title": "无法完成", "message": exception.message, "code": exception.code},
+            {"title": _("无法完成"), "message": exception.message, "code": exception.code},
             status=exception.status,
         )
 

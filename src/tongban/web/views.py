@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -82,30 +83,30 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-def _error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+def _error_page(request: HttpRequest, status: int, title: Any, message: Any) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(
-            {"code": f"http_{status}", "message": message, "fields": {}}, status=status
+            {"code": f"http_{status}", "message": str(message), "fields": {}}, status=status
         )
     return render(request, "web/error.html", {"title": title, "message": message}, status=status)
 
 
 def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, 400, "请求有误", "请求格式不正确。")
+    return _error_page(request, 400, _("请求有误"), _("请求格式不正确。"))
 
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error_page(
-        request, 403, "无权访问", "您没有权限执行此操作，或页面已过期，请刷新后重试。"
+        request, 403, _("无权访问"), _("您没有权限执行此操作，或页面已过期，请刷新后重试。")
     )
 
 
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, 404, "页面不存在", "您访问的页面或办件不存在。")
+    return _error_page(request, 404, _("页面不存在"), _("您访问的页面或办件不存在。"))
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
-    return _error_page(request, 500, "系统繁忙", "服务器内部错误，请稍后重试。")
+    return _error_page(request, 500, _("系统繁忙"), _("服务器内部错误，请稍后重试。"))
 
 
 def lockout_response(
